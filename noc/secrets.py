@@ -102,4 +102,7 @@ def mask_url(url: str) -> str:
         f"{k}=****" if _SECRET_QUERY_KEYS.search(k) else f"{k}={v}" if sep else k
         for k, sep, v in (item.partition("=") for item in parts.query.split("&") if item)
     )
-    return urlunsplit((parts.scheme, netloc, "/".join(segments), query, parts.fragment))
+    masked = (netloc, "/".join(segments), query)
+    if masked == (parts.netloc, parts.path, parts.query):
+        return url  # nothing secret: keep the exact spelling (sqlite:////abs/path)
+    return urlunsplit((parts.scheme, *masked, parts.fragment))

@@ -1,0 +1,47 @@
+"""What every command needs: the effective settings, who is acting, and a store to open."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from noc.config import Settings, load_settings
+from noc.storage import Store
+
+
+def current_login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in a bare container
+        return f"uid{os.getuid()}"
+
+
+@dataclass
+class CliContext:
+    settings: Settings
+    technician: str
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> CliContext:
+        settings = load_settings(args.config)
+        if args.db:
+            settings.database.url = args.db
+        return cls(settings=settings, technician=args.technician or current_login())
+
+    async def open_store(self, *, migrate: bool = True) -> Store:
+        return await Store.open(
+            self.settings.database_url,
+            busy_timeout_ms=self.settings.database.busy_timeout_ms,
+            echo=self.settings.database.echo,
+            migrate_=migrate,
+        )
+
+
+def print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")
