@@ -26,12 +26,13 @@ def add_console_options(parser: argparse.ArgumentParser) -> None:
 def run_console_cmd(ctx: CliContext, args: argparse.Namespace) -> int:
     from noc.console import run_console  # Textual loads only for the console
 
-    return run_console(
+    code: int = run_console(
         ctx.settings,
         technician=ctx.technician,
         wall=getattr(args, "wall", False),
         attach=getattr(args, "attach", False),
     )
+    return code
 
 
 run_default = run_console_cmd

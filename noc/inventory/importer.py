@@ -10,7 +10,6 @@ before the first write, so the store is never half-updated.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,11 +145,11 @@ def validate(spec: InventorySpec, existing: _Existing) -> None:
             if credential not in credentials:
                 raise device.fail("credentials", f"no credential profile named {credential!r}")
         for index, check in enumerate(device.checks):
-            credential = check.params.get("credential")
-            if credential is not None and credential not in credentials:
+            wanted = check.params.get("credential")
+            if wanted is not None and wanted not in credentials:
                 raise check.where.fail(
                     f"{device.label}checks[{index}].credential",
-                    f"no credential profile named {credential!r}",
+                    f"no credential profile named {wanted!r}",
                 )
     for device in spec.devices:
         holder = existing.devices_by_key.get(device.address_key)
