@@ -1,5 +1,8 @@
 """What the service desk refuses, as one-line ``NocError`` messages.
 
+Callers catch ``PsaError`` to show the message; ``TicketConflict`` also carries the ticket as it
+is now, so a console can redraw it and let the user apply the change again.
+
     NocError
     └── PsaError
         ├── QuickEntryError   a typed time entry cannot be read ("25x fix")

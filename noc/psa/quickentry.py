@@ -62,8 +62,9 @@ def _duration(text: str) -> tuple[float, int]:
         if part is None:
             break
         number, gap, unit = part[1], part[2], (part[3] or "").lower()
-        if not unit and not gap and seen == {60} and start == pos:
-            unit = "m"  # 1h30: minutes after hours need no unit
+        end = part.end()
+        if unit not in _UNITS and seen == {60} and start == pos:
+            unit, end = "m", part.end(1)  # 1h30: minutes right after hours need no unit
         if unit not in _UNITS:
             if seen:
                 break  # "25m 2nd floor": the number belongs to the note
@@ -75,7 +76,7 @@ def _duration(text: str) -> tuple[float, int]:
             raise _fail(text, f"{'hours' if scale == 60 else 'minutes'} given twice")
         seen.add(scale)
         total += float(number) * scale
-        pos = part.end()
+        pos = end
     if not seen:
         if _NEGATIVE.match(text):
             raise _fail(text, "the duration must be positive")
@@ -83,11 +84,11 @@ def _duration(text: str) -> tuple[float, int]:
     return total, pos
 
 
-def _minutes(text: str, total: float) -> int:
+def _minutes(text: str, duration: str, total: float) -> int:
     if total <= 0:
         raise _fail(text, "the duration must be more than zero")
     if total > MAX_MINUTES:
-        raise _fail(text, f"{total / 60:g} hours is more than 24 hours in one entry")
+        raise _fail(text, f"{duration!r} is more than 24 hours in one entry")
     minutes = int(total + 0.5)
     if minutes == 0:
         raise _fail(text, "the duration is less than a minute")
@@ -124,7 +125,7 @@ def parse_quick_entry(
     rest = entry[end:]
     if rest and rest[0] not in _SEPARATORS:
         raise _fail(text, f"no space after the duration {entry[:end]!r}")
-    minutes = _minutes(text, total)
+    minutes = _minutes(text, entry[:end].strip(), total)
     billable, rest = _billable(text, rest)
     note = _tidy(rest)
     work_type = default_work_type or work_types[0]

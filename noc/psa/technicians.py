@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import time
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from noc.psa.errors import PsaError
+from noc.psa.journal import record
 from noc.storage.models import Technician
 from noc.storage.store import Store
 
@@ -36,15 +40,30 @@ async def ensure_technician(store: Store, login: str, name: str = "") -> Technic
     name = name.strip()
     insert = sqlite_insert if store.sqlite else pg_insert
     async with store.write() as session:
-        await session.execute(
-            insert(Technician)
-            .values(login=login, name=name, email="", role="technician", active=True)
-            .on_conflict_do_nothing(index_elements=[Technician.login])
+        result = cast(
+            CursorResult[Any],
+            await session.execute(
+                insert(Technician)
+                .values(login=login, name=name, email="", role="technician", active=True)
+                .on_conflict_do_nothing(index_elements=[Technician.login])
+            ),
         )
         technician = (
             await session.scalars(select(Technician).where(Technician.login == login))
         ).one()
-        if name and not technician.name:
+        if result.rowcount == 1:
+            await record(
+                store,
+                session,
+                kind="technician.created",
+                actor=login,
+                object_type="technician",
+                object_id=technician.id,
+                ticket_id=None,
+                data={"login": login, "name": name},
+                now=time.time(),
+            )
+        elif name and not technician.name:
             technician.name = name
     return technician
 

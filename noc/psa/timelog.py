@@ -33,6 +33,7 @@ from noc.storage.store import Store
 
 EDITABLE = frozenset({"minutes", "billable", "work_type", "note", "ticket_id"})
 EDITABLE_WHILE_RUNNING = EDITABLE - {"minutes"}
+SLACK_S = 1e-3
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +51,14 @@ def _now(now: float | None) -> float:
 def rounded_minutes(seconds: float, increment_min: int = 1) -> int:
     """Billable minutes: whole increments, rounded up, so 61 s bills 2 min (or one 6-min unit).
 
-    A tiny epsilon keeps float noise (360.0000001 s) from costing the client a whole increment.
+    Epoch floats carry about a microsecond of noise, so a millisecond of slack keeps a timer of
+    exactly 6 minutes (360.0000002 s) from billing a second increment.
     """
     if increment_min < 1:
         raise TimeEntryError(f"time increment {increment_min}: must be at least 1 minute")
     if seconds <= 0:
         return 0
-    units = math.ceil(seconds / (60 * increment_min) - 1e-9)
+    units = math.ceil((seconds - SLACK_S) / (60 * increment_min))
     return max(units, 1) * increment_min
 
 

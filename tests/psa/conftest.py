@@ -95,7 +95,9 @@ async def seed(store: Store) -> Seed:
         session.add_all([hq, plant])
         await session.flush()
         fw = Device(site_id=hq.id, name="acme-fw", address="127.0.0.1", address_key="127.0.0.1")
-        sw = Device(site_id=plant.id, name="globex-sw", address="127.0.0.2", address_key="127.0.0.2")
+        sw = Device(
+            site_id=plant.id, name="globex-sw", address="127.0.0.2", address_key="127.0.0.2"
+        )
         session.add_all([fw, sw])
         await session.flush()
         ids = (acme.id, globex.id, fw.id, sw.id)
