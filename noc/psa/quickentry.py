@@ -124,9 +124,9 @@ def parse_quick_entry(
     total, end = _duration(entry)
     rest = entry[end:]
     if rest and rest[0] not in _SEPARATORS:
-        raise _fail(text, f"no space after the duration {entry[:end]!r}")
-    minutes = _minutes(text, entry[:end].strip(), total)
-    billable, rest = _billable(text, rest)
+        raise _fail(entry, f"no space after the duration {entry[:end]!r}")
+    minutes = _minutes(entry, entry[:end].strip(), total)
+    billable, rest = _billable(entry, rest)
     note = _tidy(rest)
     work_type = default_work_type or work_types[0]
     first, _, remainder = note.partition(" ")

@@ -131,7 +131,7 @@ async def _stop(
     entry = await _running(session, technician.id)
     if entry is None:
         return None
-    entry.ended_at = max(ts, entry.started_at)
+    entry.ended_at = max(ts, entry.started_at)  # the console that started it may run ahead
     entry.minutes = rounded_minutes(entry.ended_at - entry.started_at, increment_min)
     await record(
         store,

@@ -64,9 +64,14 @@ def test_bad_entries_say_why_in_one_line(text: str, message: str) -> None:
         parse_quick_entry(text)
     error = str(caught.value)
     assert message in error
-    assert error.startswith(f"time entry {text!r}: ")
+    assert error.startswith(f"time entry {(text.strip() or text)!r}: ")
     assert "\n" not in error
     assert isinstance(caught.value, NocError)
+
+
+def test_errors_quote_the_entry_without_its_padding() -> None:
+    with pytest.raises(QuickEntryError, match=r"^time entry '25h fix': '25h' is more than"):
+        parse_quick_entry("  25h fix \n")
 
 
 def test_work_types_are_configurable() -> None:
