@@ -80,12 +80,22 @@ class SshSettings:
 
 
 @dataclass
+class PsaSettings:
+    time_increment_min: int = 1
+    """Time entries are rounded up to this many minutes (6 for tenth-of-an-hour billing)."""
+    work_types: list[str] = field(
+        default_factory=lambda: ["remote", "onsite", "phone", "travel", "admin"]
+    )
+
+
+@dataclass
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     poller: PollerSettings = field(default_factory=PollerSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     ssh: SshSettings = field(default_factory=SshSettings)
+    psa: PsaSettings = field(default_factory=PsaSettings)
     source: str = "defaults"
     """Where the file part came from, for ``noc config show``."""
 
@@ -129,6 +139,11 @@ def _sections() -> dict[str, type[Any]]:
 def _coerce(raw: Any, current: Any, where: str) -> Any:
     """Turn a file or environment value into the type of the default it replaces."""
     target = type(current)
+    if target is list:
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{where}: expected a list of strings, got {raw!r}")
+        return [i.strip() for i in items if i.strip()]
     if isinstance(raw, str) and target is not str:
         text = raw.strip()
         try:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -253,7 +254,17 @@ class TicketNote(Base):
 
 class TimeEntry(Base):
     __tablename__ = "time_entries"
-    __table_args__ = (Index("ix_time_entries_running", "technician_id", "ended_at"),)
+    __table_args__ = (
+        Index("ix_time_entries_running", "technician_id", "ended_at"),
+        # One running timer per technician, enforced by the database as well as by the code.
+        Index(
+            "uq_time_entries_one_running",
+            "technician_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     technician_id: Mapped[int] = mapped_column(ForeignKey("technicians.id"))

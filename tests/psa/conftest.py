@@ -1,72 +1,21 @@
-"""A real store for every PSA test: SQLite always, PostgreSQL too when NOC_TEST_PG_URL is set.
-
-Each PostgreSQL test gets a database of its own (created from the admin URL, dropped after with
-FORCE), so tests never see each other's tickets and can run in any order.
-"""
+"""Seed data for the PSA tests; the `store` and `db_url` fixtures come from tests/conftest.py."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from noc.psa import ensure_technician
 from noc.storage import Store
 from noc.storage.models import Client, Device, Site, Technician
 
-PG_URL = os.environ.get("NOC_TEST_PG_URL", "")
-
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param(
-        "pg",
-        id="pg",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(not PG_URL, reason="NOC_TEST_PG_URL is not set"),
-        ],
-    ),
-]
-
-
-@pytest.fixture(params=BACKENDS)
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'noc.db'}"
-        return
-    name = f"noc_psa_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
 
 @pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    opened = await Store.open(store_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
-@pytest.fixture
-async def other_store(store: Store, store_url: str) -> AsyncIterator[Store]:
+async def other_store(store: Store, db_url: str) -> AsyncIterator[Store]:
     """A second, independent Store on the same database: another console or process."""
-    opened = await Store.open(store_url)
+    opened = await Store.open(db_url)
     try:
         yield opened
     finally:

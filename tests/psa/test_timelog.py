@@ -159,7 +159,7 @@ KILLED_CONSOLE = textwrap.dedent(
 
 
 async def test_a_running_timer_survives_a_killed_console(
-    store: Store, store_url: str, seed: Seed
+    store: Store, db_url: str, seed: Seed
 ) -> None:
     ticket = await _ticket(store, seed)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -167,7 +167,7 @@ async def test_a_running_timer_survives_a_killed_console(
         sys.executable,
         "-c",
         KILLED_CONSOLE,
-        store_url,
+        db_url,
         str(ticket.id),
         stdout=asyncio.subprocess.PIPE,
         env=env,
@@ -179,7 +179,7 @@ async def test_a_running_timer_survives_a_killed_console(
         await asyncio.wait_for(proc.wait(), 10)
     assert proc.returncode == -signal.SIGKILL
     await store.close()
-    reopened = await Store.open(store_url)
+    reopened = await Store.open(db_url)
     try:
         running = await running_timer(reopened, seed.alice)
         assert running is not None

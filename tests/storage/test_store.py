@@ -92,3 +92,21 @@ async def test_unopenable_database_is_a_store_error(tmp_path: Path) -> None:
         await Store.open(f"sqlite+aiosqlite:///{blocker / 'noc.db'}")
     with pytest.raises(StoreError, match="database postgresql"):
         await Store.open("postgresql+asyncpg://noc@127.0.0.1:9/noc")
+
+
+async def test_migrations_match_the_models(db_url: str) -> None:
+    """A model change without its migration would otherwise only show on someone's upgrade."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from noc.storage.models import Base
+
+    store = await Store.open(db_url)
+    try:
+        async with store.engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+            )
+    finally:
+        await store.close()
+    assert diff == []
