@@ -12,11 +12,19 @@ import sys
 from collections.abc import Sequence
 
 from noc import __version__
-from noc.cli import config_cmd, console_cmd, db_cmd, demo_cmd, doctor_cmd, inventory_cmd
+from noc.cli import (
+    config_cmd,
+    console_cmd,
+    db_cmd,
+    demo_cmd,
+    doctor_cmd,
+    inventory_cmd,
+    lab_cmd,
+)
 from noc.cli.common import CliContext
 from noc.errors import NocError
 
-GROUPS = (console_cmd, demo_cmd, inventory_cmd, config_cmd, db_cmd, doctor_cmd)
+GROUPS = (console_cmd, demo_cmd, inventory_cmd, lab_cmd, config_cmd, db_cmd, doctor_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
