@@ -7,6 +7,8 @@ behaves the same under systemd, in a container and in a technician's shell.
 
 from __future__ import annotations
 
+import os
+
 import asyncssh
 
 from noc.probes.ssh.errors import SshAuthError, SshConnectError, SshError, SshTimeoutError
@@ -43,8 +45,8 @@ async def _agent_keys(target: SshTarget) -> tuple[asyncssh.SSHAgentClient | None
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno).lower()  # asyncio's text repeats the address
     return str(exc) or type(exc).__name__
 
 
