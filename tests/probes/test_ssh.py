@@ -230,6 +230,21 @@ async def test_parallel_channels_are_bounded_per_connection(
 
 
 @peers
+async def test_channels_beyond_max_sessions_wait_their_turn(
+    world: SshdWorld, target: SshTarget
+) -> None:
+    strict = world.sshd(max_sessions=2)  # sshd says "open failed" to a third channel
+    tight = replace(
+        target, port=strict.port, known_hosts=str(world.known_hosts(strict.host_key_line))
+    )
+    async with SshPool(channels=8) as pool:
+        results = await asyncio.gather(*(pool.run(tight, "sleep 0.2; echo done") for _ in range(8)))
+    assert [r.stdout for r in results] == ["done\n"] * 8
+    assert logins(strict) == 1
+    assert "no more sessions" in strict.log()  # the refusals did happen, and were waited out
+
+
+@peers
 async def test_unknown_host_key_is_refused_before_any_login(
     pool: SshPool, target: SshTarget, sshd: Sshd, world: SshdWorld
 ) -> None:

@@ -51,6 +51,26 @@ class CommandResult:
         return self.exit_status == 0 and not self.truncated
 
 
+OPENING = "opening a channel"
+_TRANSIENT_REFUSALS = frozenset(
+    {
+        asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
+        asyncssh.OPEN_CONNECT_FAILED,  # OpenSSH's answer past MaxSessions
+        asyncssh.OPEN_RESOURCE_SHORTAGE,
+    }
+)
+
+
+class _Progress:
+    """How far one ``run()`` got, so a deadline can say where it struck."""
+
+    __slots__ = ("link", "stage")
+
+    def __init__(self) -> None:
+        self.stage = "connecting"
+        self.link: _Link | None = None
+
+
 class _Link:
     """One authenticated connection and what is riding on it."""
 
@@ -171,51 +191,64 @@ class SshPool:
             raise RuntimeError("SshPool is closed")
         if deadline is None:
             deadline = target.timeouts.command
-        stage = ["connecting"]
-        link_at_timeout: list[_Link] = []
+        progress = _Progress()
         try:
             async with asyncio.timeout(deadline):
-                return await self._run(target, command, input, stage, link_at_timeout)
+                return await self._run(target, command, input, progress)
         except TimeoutError:
-            if stage[0] == "opening a channel" and link_at_timeout:
-                # a connection that cannot even open a channel is as good as dead
-                self._discard(target, link_at_timeout[0])
+            if progress.stage == OPENING and progress.link is not None:
+                # the server never answered a channel open: the connection is as good as dead
+                self._discard(target, progress.link)
             raise SshTimeoutError(
-                f"{target}: no result within {deadline:g}s (timed out {stage[0]})"
+                f"{target}: no result within {deadline:g}s (timed out {progress.stage})"
             ) from None
 
     async def _run(
-        self,
-        target: SshTarget,
-        command: str,
-        input: str | None,
-        stage: list[str],
-        current: list[_Link],
+        self, target: SshTarget, command: str, input: str | None, progress: _Progress
     ) -> CommandResult:
         for attempt in (1, 2):
-            stage[0] = "connecting"
-            link = await self._link(target)
-            current[:] = [link]
-            stage[0] = "waiting for a free channel"
+            progress.stage = "connecting"
+            link = progress.link = await self._link(target)
+            progress.stage = "waiting for a free channel"
             async with link.slots:
                 link.busy += 1
                 try:
-                    stage[0] = "opening a channel"
                     try:
-                        process = await link.conn.create_process(
-                            command, encoding="utf-8", errors="replace"
-                        )
+                        process = await self._open_channel(link, command, progress)
                     except (asyncssh.Error, OSError) as exc:
                         if attempt == 1 and not link.alive:
                             self._discard(target, link)
                             continue  # the connection died while idle: nothing ran, go again
                         raise SshConnectError(f"{target}: cannot open a channel: {exc}") from None
-                    stage[0] = "running the command"
+                    progress.stage = "running the command"
                     return await self._communicate(target, link, process, input)
                 finally:
                     link.busy -= 1
                     link.last_used = time.monotonic()
         raise AssertionError("unreachable: the second attempt returns or raises")
+
+    @staticmethod
+    async def _open_channel(
+        link: _Link, command: str, progress: _Progress
+    ) -> asyncssh.SSHClientProcess[str]:
+        """Open a session channel, waiting out sshd's MaxSessions refusals.
+
+        sshd frees a session slot a moment after the client sees the previous channel close, so
+        a busy connection near MaxSessions gets "open failed" now and then (and always, when the
+        server's MaxSessions is below ``channels``); that is a "not yet", retried with a short
+        back-off for as long as the caller's deadline allows.
+        """
+        delay = 0.005
+        while True:
+            progress.stage = OPENING
+            try:
+                return await link.conn.create_process(command, encoding="utf-8", errors="replace")
+            except asyncssh.ChannelOpenError as exc:
+                if exc.code not in _TRANSIENT_REFUSALS or not link.alive:
+                    raise
+            progress.stage = "waiting for the server to allow another channel"
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
 
     async def _communicate(
         self,
