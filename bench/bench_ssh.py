@@ -89,7 +89,7 @@ def control_master(
     ssh = shutil.which("ssh")
     if ssh is None:
         raise SystemExit("ssh (the OpenSSH client) is not installed")
-    control = world.dir / f"cm-{sshd.port}.sock"
+    control = world.dir / f"cm-{sshd.port}-{time.monotonic_ns()}.sock"
     options = _ssh_options(world, sshd, known_hosts, control)
     login = f"{TEST_USER}@127.0.0.1"
     master = subprocess.Popen(
@@ -114,8 +114,12 @@ def control_master(
             raise SystemExit(f"xargs ssh failed: {run.stderr[-500:]}")
         return count / elapsed
     finally:
-        master.terminate()
-        master.wait(5)
+        subprocess.run([ssh, *options, "-O", "exit", login], capture_output=True, timeout=10)
+        try:
+            master.wait(5)
+        except subprocess.TimeoutExpired:
+            master.kill()
+            master.wait(5)
 
 
 def median_of(rounds: int, measure: Callable[[], float]) -> float:
