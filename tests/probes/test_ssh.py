@@ -117,6 +117,16 @@ def test_script_refuses_a_marker_that_could_inject_shell() -> None:
         script("@@noc-1; rm -rf ~")
 
 
+def test_target_identity_ignores_deadlines_but_not_credentials() -> None:
+    base = SshTarget("127.0.0.1", "ops", password="s3cret")
+    assert base == replace(base, timeouts=SshTimeouts(connect=1, login=1, command=1))
+    assert base != replace(base, password="rotated")
+    assert "s3cret" not in repr(base)
+    assert str(replace(base, port=2222, jump=base)) == "ops@127.0.0.1:2222 via ops@127.0.0.1:22"
+    with pytest.raises(ValueError, match="username"):
+        SshTarget("127.0.0.1", "")
+
+
 # ---------------------------------------------------------------------------------------------
 # Against a real OpenSSH sshd on loopback
 
@@ -364,18 +374,27 @@ async def test_jump_host(pool: SshPool, target: SshTarget, sshd: Sshd, world: Ss
     assert logins(sshd) == 2
 
 
-@peers
-async def test_silent_listener_ends_at_the_deadline_without_delaying_others(
-    pool: SshPool, target: SshTarget
-) -> None:
+@pytest.fixture
+async def silent_port() -> AsyncIterator[int]:
+    """A TCP listener that accepts and never says a word (no SSH banner)."""
     held: list[asyncio.StreamWriter] = []
 
     async def accept_and_say_nothing(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         held.append(writer)
 
     server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    silent = replace(target, port=port, timeouts=SshTimeouts(connect=30, login=30, command=30))
+    yield server.sockets[0].getsockname()[1]
+    for writer in held:
+        writer.close()
+    server.close()
+    await server.wait_closed()
+
+
+@peers
+async def test_silent_listener_ends_at_the_deadline_without_delaying_others(
+    pool: SshPool, target: SshTarget, silent_port: int
+) -> None:
+    silent = replace(target, port=silent_port, timeouts=SshTimeouts(connect=30, login=30))
     finished: list[str] = []
 
     async def timed(name: str, t: SshTarget, deadline: float) -> tuple[float, ProbeStatus, str]:
@@ -384,15 +403,9 @@ async def test_silent_listener_ends_at_the_deadline_without_delaying_others(
         finished.append(name)
         return time.monotonic() - t0, result.status, result.error
 
-    try:
-        (hung_s, hung, why), (_, real, real_why) = await asyncio.gather(
-            timed("silent", silent, 2.0), timed("sshd", target, 15.0)
-        )
-    finally:
-        for writer in held:
-            writer.close()
-        server.close()
-        await server.wait_closed()
+    (hung_s, hung, why), (_, real, real_why) = await asyncio.gather(
+        timed("silent", silent, 2.0), timed("sshd", target, 15.0)
+    )
     assert real is ProbeStatus.OK, real_why
     assert finished == ["sshd", "silent"]
     assert hung is ProbeStatus.FAILED
@@ -437,3 +450,14 @@ async def test_refused_port_fails_fast(pool: SshPool, target: SshTarget) -> None
 async def test_run_raises_typed_errors(pool: SshPool, target: SshTarget) -> None:
     with pytest.raises(SshAuthError, match="login refused"):
         await pool.run(replace(target, client_keys=(), password="nope"), "true")
+
+
+@peers
+async def test_connect_timeout_applies_inside_a_longer_deadline(
+    pool: SshPool, target: SshTarget, silent_port: int
+) -> None:
+    silent = replace(target, port=silent_port, timeouts=SshTimeouts(connect=0.5, command=30))
+    result = await pool.poll(silent)
+    assert result.status is ProbeStatus.FAILED
+    assert "no SSH session within the 0.5s connect timeout" in result.error
+    assert result.duration < 10

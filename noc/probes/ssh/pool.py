@@ -14,7 +14,6 @@ so a host that accepts TCP and never speaks stalls only its own poll.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 from dataclasses import dataclass
@@ -356,16 +355,16 @@ class SshPool:
         tasks = [*self._connecting.values(), *([self._reaper] if self._reaper else [])]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
         links = sorted(self._links.items(), key=lambda item: -item[1].depth)
         for target, link in links:
             self._lost(target, link)
             link.conn.close()
-        conns = [link.conn for _, link in links]
-        if conns:
-            await asyncio.wait([asyncio.ensure_future(c.wait_closed()) for c in conns], timeout=2)
+        waits = [asyncio.ensure_future(link.conn.wait_closed()) for _, link in links]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=2)
+            for waiter in pending:
+                waiter.cancel()
 
 
 async def _read_capped(stream: asyncssh.SSHReader[str], limit: int) -> tuple[str, bool]:
