@@ -16,6 +16,7 @@ import psutil
 import pytest
 from sshd_server import TEST_USER, Sshd, SshdWorld, free_port, keygen, unavailable
 
+from noc.config import SshSettings
 from noc.probes.result import ProbeStatus
 from noc.probes.ssh import (
     SshAuthError,
@@ -125,6 +126,14 @@ def test_target_identity_ignores_deadlines_but_not_credentials() -> None:
     assert str(replace(base, port=2222, jump=base)) == "ops@127.0.0.1:2222 via ops@127.0.0.1:22"
     with pytest.raises(ValueError, match="username"):
         SshTarget("127.0.0.1", "")
+
+
+def test_target_from_settings_checks_the_configured_known_hosts() -> None:
+    settings = SshSettings(known_hosts="/etc/noc/known_hosts", connect_timeout_s=2.0)
+    target = SshTarget.configured(settings, "127.0.0.1", "ops", port=2222)
+    assert target.known_hosts == "/etc/noc/known_hosts"
+    assert (target.timeouts.connect, target.timeouts.login) == (2.0, settings.login_timeout_s)
+    assert SshTarget("127.0.0.1", "ops").known_hosts == SshSettings().known_hosts
 
 
 # ---------------------------------------------------------------------------------------------

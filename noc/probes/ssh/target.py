@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from noc.config import SshSettings
 
@@ -63,6 +64,15 @@ class SshTarget:
             raise ValueError(f"ssh target {self.host}: port {self.port} is out of range")
         if not self.known_hosts:
             raise ValueError(f"ssh target {self.host}: known_hosts path is empty")
+
+    @classmethod
+    def configured(
+        cls, settings: SshSettings, host: str, username: str, **options: Any
+    ) -> SshTarget:
+        """A target whose known_hosts file and connect/login timeouts come from ``[ssh]``."""
+        options.setdefault("known_hosts", settings.known_hosts)
+        options.setdefault("timeouts", SshTimeouts.from_settings(settings))
+        return cls(host, username, **options)
 
     @property
     def address(self) -> str:
