@@ -188,6 +188,9 @@ def logins(sshd: Sshd) -> int:
     return sshd.log().count(f"Accepted publickey for {TEST_USER}")
 
 
+NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "fuse.sshfs", "9p"})
+"""``df -l`` leaves these out (a stale share would hang the collector)."""
+
 AUTH_ATTEMPT = re.compile(r"^(Failed|Accepted|Postponed) \S+ for|^Invalid user", re.M)
 
 
@@ -202,7 +205,10 @@ async def test_poll_agrees_with_psutil(pool: SshPool, target: SshTarget) -> None
     assert 0.0 <= v["cpu.used_pct"] <= 100.0
     assert v["users"] == len(psutil.users())
 
-    ours = {p.mountpoint: p for p in psutil.disk_partitions() if p.fstype not in PSEUDO_FILESYSTEMS}
+    # psutil's default list drops every "nodev" type, overlay included (a container's root);
+    # take them all and skip what the probe skips on purpose: pseudo and network file systems
+    skipped = PSEUDO_FILESYSTEMS | NETWORK_FILESYSTEMS
+    ours = {p.mountpoint: p for p in psutil.disk_partitions(all=True) if p.fstype not in skipped}
     probed = {fs["mount"]: fs for fs in v["filesystems"]}
     assert probed, "the probe found no file system at all"
     # df shows a file system once even when it is mounted in several places; psutil lists each
