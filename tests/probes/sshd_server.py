@@ -8,15 +8,17 @@ authentication attempt (``Failed none``/``Failed password``/``Accepted publickey
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 SSHD = Path("/usr/sbin/sshd")
 SSH_KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
@@ -159,14 +161,25 @@ class Sshd:
         return [int(pid) for pid in out.split()]
 
     def kill_sessions(self) -> int:
-        """SIGKILL every connection's sshd process: from the client, the connections just die."""
-        pids = self.sessions()
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        return len(pids)
+        """SIGKILL every connection's sshd processes and wait until they are gone.
+
+        Each connection has a privileged monitor and an unprivileged child that both hold the
+        socket; only when all are dead is the TCP connection closed, which is the moment a
+        test wants to act on ("the server vanished").
+        """
+        sessions = self.sessions()
+        procs: list[psutil.Process] = []
+        for pid in sessions:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                top = psutil.Process(pid)
+                procs += [top, *top.children(recursive=True)]
+        for proc in procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        end = time.monotonic() + 5
+        while any(_running(proc) for proc in procs) and time.monotonic() < end:
+            time.sleep(0.01)
+        return len(sessions)
 
     def stop(self) -> None:
         if self.proc is None:
@@ -179,6 +192,13 @@ class Sshd:
             self.proc.kill()
             self.proc.wait(5)
         self.proc = None
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 class SshdWorld:
