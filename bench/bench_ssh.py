@@ -24,11 +24,10 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "probes"))
-
-from sshd_server import TEST_USER, Sshd, SshdWorld, unavailable  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from noc.probes.ssh import SshPool, SshTarget, SshTimeouts  # noqa: E402
+from tests.probes.sshd_server import TEST_USER, Sshd, SshdWorld, unavailable  # noqa: E402
 
 PARALLEL = 8
 COMMAND = "echo ok"

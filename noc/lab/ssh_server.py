@@ -17,6 +17,7 @@ import asyncssh
 from noc.lab.model import LabDevice
 
 _MARKER = re.compile(r'echo "(@@noc-[0-9a-f]{4,32}) \$1"')
+_READS_STDIN = re.compile(r"^\s*(/\S*/)?sh -s\s*$")
 MEM_TOTAL_KB = 16 * 1024 * 1024
 CPU_TICKS_PER_S = 100
 
@@ -85,7 +86,10 @@ async def serve_ssh(
             return
         if device.delay():
             await asyncio.sleep(device.delay())
-        match = _MARKER.search(process.command or "")
+        text = process.command or ""
+        if _READS_STDIN.match(text):  # `/bin/sh -s`: the script arrives on stdin
+            text = await asyncio.wait_for(process.stdin.read(), 10)
+        match = _MARKER.search(text)
         if match:
             await asyncio.sleep(0.25)  # the collector's pause between CPU readings
             process.stdout.write(collector_output(device, match.group(1), time.time()))

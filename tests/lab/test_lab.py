@@ -169,3 +169,27 @@ def test_generated_lab_is_loopback_and_imports(tmp_path: Path) -> None:
     spec = load_inventory(path)
     assert len(spec.devices) == 600 and len(spec.sites) == 3
     assert next(loopback_addresses()) == "127.30.0.1"
+
+
+async def test_ssh_probe_reads_the_lab_host(lab: Lab) -> None:
+    """The lab's collector output is what the real SSH probe parses, end to end."""
+    from noc.probes import ProbeStatus
+    from noc.probes.ssh import SshPool, SshTarget
+
+    srv = lab.devices[1]
+    assert lab.known_hosts is not None and srv.ssh_port is not None
+    target = SshTarget(
+        host=srv.address,
+        port=srv.ssh_port,
+        username="noc",
+        password="pw",
+        known_hosts=str(lab.known_hosts),
+    )
+    async with SshPool() as pool:
+        result = await pool.poll(target, deadline=10)
+    assert result.status is ProbeStatus.OK, result.error
+    t = time.time()
+    assert result.values["fs./.size_bytes"] == srv.volumes[0].size_bytes
+    assert abs(result.values["cpu.used_pct"] - srv.cpu_pct(t)) < 5
+    assert result.values["mem.total_bytes"] == 16 * 1024**3
+    assert abs(result.values["uptime_s"] - srv.uptime_s(t)) < 5

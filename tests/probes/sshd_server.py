@@ -20,6 +20,8 @@ from pathlib import Path
 
 import psutil
 
+from tests.support_ports import free_port
+
 SSHD = Path("/usr/sbin/sshd")
 SSH_KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
 TEST_USER = "noc-probe"
@@ -61,13 +63,6 @@ def keygen(path: Path, comment: str = "noc-test") -> str:
         check=True,
     )
     return path.with_suffix(".pub").read_text().strip()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Sshd:

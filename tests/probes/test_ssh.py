@@ -14,7 +14,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-from sshd_server import TEST_USER, Sshd, SshdWorld, free_port, keygen, unavailable
 
 from noc.config import SshSettings
 from noc.probes.result import ProbeStatus
@@ -27,6 +26,7 @@ from noc.probes.ssh import (
     parse,
 )
 from noc.probes.ssh.collect import PSEUDO_FILESYSTEMS, script, split_sections
+from tests.probes.sshd_server import TEST_USER, Sshd, SshdWorld, free_port, keygen, unavailable
 
 DATA = Path(__file__).parent / "data" / "ssh"
 
