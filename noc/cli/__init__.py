@@ -27,6 +27,11 @@ from noc.errors import NocError
 GROUPS = (console_cmd, demo_cmd, inventory_cmd, lab_cmd, config_cmd, db_cmd, doctor_cmd)
 
 
+def poll_available() -> bool:
+    """Whether this build has the headless poller (the demo runs one when it can)."""
+    return any(group.__name__.endswith(".poll_cmd") for group in GROUPS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="noc",
@@ -65,5 +70,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

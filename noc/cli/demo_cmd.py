@@ -1,30 +1,68 @@
-"""``noc demo``: the demo inventory in the embedded store, then the console."""
+"""``noc demo``: the demo inventory, the lab serving it, a poller, and the console.
+
+The lab and the poller run as child processes — protocol work never shares the console's
+event loop — and are stopped when the console exits.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from noc.cli.common import CliContext
 from noc.cli.console_cmd import run_console_cmd
+from noc.config import data_dir
 from noc.errors import InventoryError
 from noc.inventory.importer import import_inventory, load_inventory
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "inventory.toml"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+INVENTORY = EXAMPLES / "inventory.toml"
+SCENARIOS = EXAMPLES / "lab-scenarios.toml"
+LAB_SECRETS = {"NOC_LAB_COMMUNITY": "lab", "NOC_LAB_SSH_PASSWORD": "lab"}
 
 
 def register(sub: Any) -> None:
-    demo = sub.add_parser("demo", help="load the demo inventory and open the console")
+    demo = sub.add_parser("demo", help="the demo: inventory, simulated devices, poller, console")
     demo.add_argument("--no-console", action="store_true", help="set up only, do not open")
+    demo.add_argument("--no-lab", action="store_true", help="do not start the simulated devices")
     demo.set_defaults(handler=run_demo)
 
 
+@contextlib.contextmanager
+def children(commands: list[list[str]], env: dict[str, str], log: Path) -> Iterator[None]:
+    """Start background processes whose output goes to ``log``; stop them however we leave."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    procs: list[subprocess.Popen[bytes]] = []
+    with log.open("ab") as sink:
+        try:
+            for command in commands:
+                procs.append(
+                    subprocess.Popen(
+                        command, env=env, stdout=sink, stderr=sink, stdin=subprocess.DEVNULL
+                    )
+                )
+            yield
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
 def run_demo(ctx: CliContext, args: argparse.Namespace) -> int:
-    if not EXAMPLE.is_file():
-        raise InventoryError(f"{EXAMPLE}: the demo inventory is missing from this checkout")
-    spec = load_inventory(EXAMPLE)
+    if not INVENTORY.is_file():
+        raise InventoryError(f"{INVENTORY}: the demo inventory is missing from this checkout")
+    spec = load_inventory(INVENTORY)
 
     async def setup() -> str:
         store = await ctx.open_store()
@@ -35,6 +73,19 @@ def run_demo(ctx: CliContext, args: argparse.Namespace) -> int:
         return report.summary()
 
     print(asyncio.run(setup()))
+    env = {**LAB_SECRETS, **os.environ}
+    env.setdefault("NOC_SSH_KNOWN_HOSTS", str(data_dir() / "lab" / "known_hosts"))
+    env["NOC_DATABASE_URL"] = ctx.settings.database_url
+    os.environ.update({k: env[k] for k in (*LAB_SECRETS, "NOC_SSH_KNOWN_HOSTS")})
+    noc = [sys.executable, "-m", "noc.cli"]
+    commands = []
+    if not args.no_lab:
+        commands.append([*noc, "lab", "--inventory", str(INVENTORY), "--scenarios", str(SCENARIOS)])
+    from noc.cli import poll_available
+
+    if poll_available():
+        commands.append([*noc, "poll"])
     if args.no_console:
         return 0
-    return run_console_cmd(ctx, args)
+    with children(commands, env, data_dir() / "demo.log"):
+        return run_console_cmd(ctx, args)

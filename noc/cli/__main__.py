@@ -1,0 +1,7 @@
+"""``python -m noc.cli``: the same as the ``noc`` command."""
+
+import sys
+
+from noc.cli import main
+
+sys.exit(main())
