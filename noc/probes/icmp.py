@@ -337,7 +337,8 @@ def _parse_address(address: str) -> tuple[str, socket.AddressFamily, _SockAddr]:
             scope = int(zone) if zone.isdigit() else socket.if_nametoindex(zone)
         except OSError:
             raise ValueError(f"no such interface {zone!r} in {address!r}") from None
-        return str(ip), socket.AF_INET6, (str(ip).partition("%")[0], 0, 0, scope)
+        bare = str(ip).partition("%")[0]  # a reply's source names its scope apart, too
+        return bare, socket.AF_INET6, (bare, 0, 0, scope)
     try:
         packed = socket.inet_pton(socket.AF_INET6, text)
     except OSError:
@@ -409,6 +410,11 @@ class IcmpPinger:
     @property
     def open_sockets(self) -> int:
         return len(self._channels)
+
+    @property
+    def in_flight(self) -> int:
+        """Sweeps (``ping_many`` calls) not finished yet."""
+        return len(self._sweeps)
 
     @property
     def methods(self) -> dict[str, IcmpMethod]:

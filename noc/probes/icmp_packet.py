@@ -35,15 +35,20 @@ _ECHO: Final = struct.Struct("!BBHHH8sQ")
 """type, code, checksum, ident, sequence, token, serial: everything but the padding."""
 
 
-def checksum(data: bytes) -> int:
-    """The RFC 1071 Internet checksum (16-bit ones' complement of the ones' complement sum).
+def _word_sum(data: bytes) -> int:
+    """The sum of the buffer's 16-bit words modulo 0xFFFF (odd lengths padded with a zero).
 
-    2**16 is 1 modulo 0xFFFF, so the sum of the 16-bit words is congruent to the whole buffer
-    read as one big integer: one C-level conversion instead of a Python loop per word.
+    2**16 is 1 modulo 0xFFFF, so that sum is congruent to the whole buffer read as one big
+    integer: one C-level conversion instead of a Python loop per word.
     """
     if len(data) % 2:
         data += b"\0"
-    total = int.from_bytes(data, "big") % 0xFFFF
+    return int.from_bytes(data, "big") % 0xFFFF
+
+
+def checksum(data: bytes) -> int:
+    """The RFC 1071 Internet checksum (16-bit ones' complement of the ones' complement sum)."""
+    total = _word_sum(data)
     if total == 0 and any(data):
         total = 0xFFFF  # a non-zero sum folds to "negative zero", never to 0
     return ~total & 0xFFFF
@@ -88,7 +93,7 @@ class EchoCodec:
         echo = struct.Struct(f"{_ECHO.format}{self.payload_size - MIN_PAYLOAD}x")
         fixed = echo.pack(self._request_type, 0, 0, self.ident, 0, self.token, 0)
         object.__setattr__(self, "_echo", echo)
-        object.__setattr__(self, "_fixed_sum", int.from_bytes(fixed, "big") % 0xFFFF)
+        object.__setattr__(self, "_fixed_sum", _word_sum(fixed))
 
     def build(self, serial: int) -> bytes:
         """The echo request for ``serial``."""
@@ -96,7 +101,7 @@ class EchoCodec:
         if not self.fill_checksum:
             return self._echo.pack(self._request_type, 0, 0, self.ident, seq, self.token, serial)
         # Incremental RFC 1071: the fixed words are summed once; the 64-bit serial's four words
-        # sum to the serial itself modulo 0xFFFF, like the buffer in checksum(). The fixed part
+        # sum to the serial itself modulo 0xFFFF, as in _word_sum(). The fixed part
         # holds the non-zero type, so the sum is never zero and folds to 1..0xFFFF.
         total = (self._fixed_sum + seq + serial) % 0xFFFF or 0xFFFF
         checksum = ~total & 0xFFFF
