@@ -32,8 +32,9 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from noc.probes.icmp_packet import MIN_PAYLOAD
+from noc.probes.icmp_packet import HEADER_SIZE, MIN_PAYLOAD
 from noc.probes.icmp_socket import (
+    SO_TIMESTAMPNS,
     IcmpCapability,
     IcmpMethod,
     IcmpSocket,
@@ -64,9 +65,8 @@ _ASSUMED_PPS: Final = 5_000.0
 _MIN_SLEEP: Final = 0.001
 _DRAIN_MAX: Final = 1024
 """Replies read per reader turn; the socket stays readable, so the loop comes back for more."""
-_RECV_BYTES: Final = 65_536
+_IP_HEADER_MAX: Final = 60
 _ANC_BYTES: Final = socket.CMSG_SPACE(16)
-_SO_TIMESTAMPNS: Final = 35
 _TIMESPEC: Final = struct.Struct("qq")
 _V4_MAPPED: Final = bytes(10) + b"\xff\xff"
 
@@ -79,13 +79,16 @@ _Target = tuple[str, _SockAddr, "_Channel"]
 class _Channel:
     """One open socket: sends requests, reads and dispatches replies."""
 
-    __slots__ = ("codec", "method", "sock", "_sink")
+    __slots__ = ("codec", "method", "sock", "_recv_bytes", "_sink")
 
     def __init__(self, opened: IcmpSocket, sink: _ReplySink) -> None:
         self.sock = opened.sock
         self.codec = opened.codec
         self.method = opened.method
         self._sink = sink
+        # room for our own replies only: recvmsg allocates this much per call, and anything
+        # longer is not ours (a truncated read still starts with the headers parse needs)
+        self._recv_bytes = _IP_HEADER_MAX + HEADER_SIZE + opened.codec.payload_size
 
     def drain(self) -> None:
         """Read every queued reply and hand ours to the sink.
@@ -94,11 +97,16 @@ class _Channel:
         monotonic clock), so a reply that waited while the loop was busy still gets its true
         RTT; without one, the time we read it.
         """
-        recvmsg, parse, sink = self.sock.recvmsg, self.codec.parse, self._sink
+        recvmsg, parse, sink, size = (
+            self.sock.recvmsg,
+            self.codec.parse,
+            self._sink,
+            self._recv_bytes,
+        )
         wall_minus_mono = time.time() - time.monotonic()
         for _ in range(_DRAIN_MAX):
             try:
-                data, ancillary, _flags, source = recvmsg(_RECV_BYTES, _ANC_BYTES)
+                data, ancillary, _flags, source = recvmsg(size, _ANC_BYTES)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:  # a queued socket error is reported once; the next read goes on
@@ -109,7 +117,7 @@ class _Channel:
             now = time.monotonic()
             received = now
             for level, kind, value in ancillary:
-                if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
                     seconds, nanoseconds = _TIMESPEC.unpack_from(value)
                     received = min(now, seconds + nanoseconds * 1e-9 - wall_minus_mono)
             sink(serial, source[0], received)
@@ -278,15 +286,20 @@ def summarize(
     its smoothing): what a voice or video user feels, unlike the spread of ``rtt_min/max``.
     """
     received = len(rtts)
-    if sent == 0:
-        error = (
-            f"echo request not sent: {send_error}"
-            if send_error
-            else "echo request not sent before the deadline (too many targets for the rate limit)"
-        )
-        status = ProbeStatus.FAILED if send_error else ProbeStatus.ERROR
+    if sent == 0 and send_error:  # no route, interface down: as unreachable as a silent host
+        values = {"sent": 0, "received": 0, "loss_pct": 100.0}
+        error = f"echo request not sent: {send_error}"
         return ProbeResult(
-            status, {"sent": 0, "received": 0}, error=error, started=started, duration=duration
+            ProbeStatus.FAILED, values, error=error, started=started, duration=duration
+        )
+    if sent == 0:
+        error = "echo request not sent before the deadline (too many targets for the rate limit)"
+        return ProbeResult(
+            ProbeStatus.ERROR,
+            {"sent": 0, "received": 0},
+            error=error,
+            started=started,
+            duration=duration,
         )
     loss_pct = 100.0 * (sent - received) / sent
     if received == 0:
@@ -578,11 +591,13 @@ class IcmpPinger:
         used = 0
         stalled = False
         ready = [sweep for sweep in self._sending if sweep.next_due <= now]
+        served: dict[_Sweep, None] = {}
         while ready and used < budget and not stalled:
             share = max(1, (budget - used) // len(ready))
             still_ready = []
             for sweep in ready:
                 used += sweep.send(min(share, budget - used))
+                served[sweep] = None
                 stalled = stalled or sweep.stalled
                 if sweep.sending and sweep.next_due <= now:
                     still_ready.append(sweep)
@@ -596,7 +611,10 @@ class IcmpPinger:
         if used:
             for channel in self._channels.values():
                 channel.drain()
-        self._sending = [sweep for sweep in self._sending if sweep.sending]
+        # the sweeps served this turn go to the back of the queue: with more sweeps due than
+        # the batch holds, the next turn starts with those that got nothing
+        waiting = [sweep for sweep in self._sending if sweep.sending and sweep not in served]
+        self._sending = waiting + [sweep for sweep in served if sweep.sending]
         if not self._sending:
             return
         delay = max(0.0, min(sweep.next_due for sweep in self._sending) - now)

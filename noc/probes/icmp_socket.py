@@ -27,7 +27,7 @@ _SOL_RAW: Final = 255
 _ICMP_FILTER: Final = 1
 _ICMP6_FILTER: Final = 1
 _SO_RCVBUFFORCE: Final = 33
-_SO_TIMESTAMPNS: Final = 35
+SO_TIMESTAMPNS: Final = 35
 """Kernel receive timestamps (struct timespec, CLOCK_REALTIME) as ancillary data: an RTT then
 excludes the time a reply waits in the socket while the event loop is busy elsewhere."""
 _BUFFER_BYTES: Final = 4 << 20
@@ -103,7 +103,7 @@ def open_icmp_socket(
         sock.setblocking(False)
         _enlarge_buffers(sock)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         except OSError:  # the reader falls back to the time it reads the reply
             pass
         if method == "raw":

@@ -178,6 +178,7 @@ def test_summarize_all_lost_is_a_failure_with_a_reason() -> None:
 def test_summarize_nothing_sent_says_why() -> None:
     refused = summarize([], sent=0, timeout=1.0, send_error="Network is unreachable")
     assert refused.status is ProbeStatus.FAILED
+    assert refused.values == {"sent": 0, "received": 0, "loss_pct": 100.0}
     assert refused.error == "echo request not sent: Network is unreachable"
     starved = summarize([], sent=0, timeout=1.0)
     assert starved.status is ProbeStatus.ERROR and "deadline" in starved.error
@@ -347,6 +348,7 @@ async def test_bad_addresses_get_one_line_errors(pinger: IcmpPinger) -> None:
     )
     assert "no such interface 'no-such-if0'" in results["fe80::1%no-such-if0"].error
     assert results[""].status is ProbeStatus.ERROR
+    assert await pinger.ping_many([]) == {}
     assert all("\n" not in r.error for r in results.values())
 
 
@@ -447,8 +449,14 @@ def test_without_cap_net_raw_datagram_sockets_take_over() -> None:
 @dataclass(frozen=True)
 class Namespace:
     name: str
+    ours: str
+    theirs: str
+    """The veth ends: ours in this namespace, theirs in the new one."""
     target: str
     """The far end's link-local address, scoped to our side of the veth pair."""
+
+    def set_ours_down(self) -> None:
+        subprocess.run(["ip", "link", "set", self.ours, "down"], check=True, timeout=10)
 
     def run(self, *command: str) -> None:
         subprocess.run(
@@ -473,6 +481,9 @@ def namespace() -> Iterator[Namespace]:
     steps = [
         ["ip", "netns", "add", name],
         ["ip", "link", "add", ours, "type", "veth", "peer", "name", theirs, "netns", name],
+        # no address but ours: a reply from a kernel-made one would not be from the target
+        ["ip", "link", "set", ours, "addrgenmode", "none"],
+        ["ip", "-n", name, "link", "set", theirs, "addrgenmode", "none"],
         ["ip", "addr", "add", "fe80::a/64", "dev", ours, "nodad"],
         ["ip", "link", "set", ours, "up"],
         ["ip", "-n", name, "addr", "add", "fe80::b/64", "dev", theirs, "nodad"],
@@ -484,18 +495,22 @@ def namespace() -> Iterator[Namespace]:
             pytest.skip(f"cannot create a network namespace: {first.stderr.strip()}")
         for step in steps[1:]:
             subprocess.run(step, check=True, capture_output=True, timeout=10)
-        yield Namespace(name, f"fe80::b%{ours}")
+        yield Namespace(name, ours, theirs, f"fe80::b%{ours}")
     finally:
         subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
         subprocess.run(["ip", "link", "del", ours], capture_output=True, timeout=10)
 
 
+@pytest.mark.parametrize("silence", ["echo ignored", "far end down"])
 async def test_silent_host_ends_at_its_deadline_without_delaying_others(
-    pinger: IcmpPinger, namespace: Namespace
+    pinger: IcmpPinger, namespace: Namespace, silence: str
 ) -> None:
     control = await pinger.ping(namespace.target, count=2, interval=0.05)
     assert control.ok, f"the namespace host answers before it is silenced: {control.error}"
-    namespace.run("sysctl", "-qw", "net.ipv6.icmp.echo_ignore_all=1")
+    if silence == "echo ignored":
+        namespace.run("sysctl", "-qw", "net.ipv6.icmp.echo_ignore_all=1")
+    else:
+        namespace.run("ip", "link", "set", namespace.theirs, "down")
 
     count, interval, timeout = 2, 0.1, 0.5
     started = time.monotonic()
@@ -514,6 +529,17 @@ async def test_silent_host_ends_at_its_deadline_without_delaying_others(
     assert result.error == "no echo reply: 2 of 2 requests lost (timeout 0.5 s)"
     assert (count - 1) * interval + timeout <= elapsed < (count - 1) * interval + timeout + 2.0
     assert pinger.in_flight == 0
+
+
+async def test_no_route_fails_at_once_with_the_reason(
+    pinger: IcmpPinger, namespace: Namespace
+) -> None:
+    namespace.set_ours_down()
+    result = await pinger.ping(namespace.target, count=3, interval=0.05, timeout=5.0)
+    assert result.status is ProbeStatus.FAILED
+    assert result.values == {"sent": 0, "received": 0, "loss_pct": 100.0}
+    assert result.error == "echo request not sent: Network is unreachable"
+    assert result.duration < 5.0, "nothing is in flight, so nothing waits for the timeout"
 
 
 @contextlib.asynccontextmanager
