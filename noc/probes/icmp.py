@@ -211,12 +211,9 @@ class _Sweep:
             try:
                 channel.sock.sendto(packet, sockaddrs[i])
             except (BlockingIOError, InterruptedError):
-                self.stalled = True  # the send buffer is full: this one goes next turn
+                self.stalled = True  # our send buffer is full: this one goes next turn
                 break
-            except OSError as exc:
-                if exc.errno == 105:  # ENOBUFS: the device queue is full, same as above
-                    self.stalled = True
-                    break
+            except OSError as exc:  # no route, interface down...: this target, not the sweep
                 self.errors[i] = exc.strerror or str(exc)
             else:
                 sent_at[offset + i] = sent

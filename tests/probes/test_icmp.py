@@ -315,10 +315,9 @@ async def test_concurrent_callers_share_one_pinger(pinger: IcmpPinger) -> None:
     assert pinger.open_sockets == 1 and pinger.in_flight == 0
 
 
-async def test_a_big_sweep_does_not_hold_up_a_single_ping(pinger: IcmpPinger) -> None:
+async def test_a_big_sweep_does_not_hold_up_a_single_ping(method: IcmpMethod) -> None:
     """The sender takes turns between callers: one ping is not queued behind 400 requests."""
-    slow = IcmpPinger(method=pinger.methods.get("ipv4"), pps=400)
-    async with slow:
+    async with IcmpPinger(method=method, pps=400) as slow:
         sweep = asyncio.ensure_future(slow.ping_many(loopback_hosts(400), count=1))
         await asyncio.sleep(0.05)
         single = await slow.ping("127.0.0.1", count=1)
@@ -335,6 +334,24 @@ async def test_rate_limit_spaces_the_requests(method: IcmpMethod) -> None:
     assert all(r.ok for r in results.values())
     # a burst of 2, then 200 per second: 58 more requests cannot go out in under 0.29 s
     assert elapsed >= 0.25
+
+
+async def test_a_starved_sweep_still_ends_at_its_hard_deadline(method: IcmpMethod) -> None:
+    """Three callers share 100 requests/s; each needs 30 at once, so each gets about a third of
+    the rate and cannot send everything within its deadline (2 * 30 / 100 + 2 * 0.05 = 0.7 s)."""
+    async with IcmpPinger(method=method, pps=100) as pinger:
+        started = time.monotonic()
+        sweeps = await asyncio.gather(
+            *(pinger.ping_many(loopback_hosts(30), count=1, timeout=0.05) for _ in range(3))
+        )
+        elapsed = time.monotonic() - started
+        assert pinger.in_flight == 0
+    assert 0.7 <= elapsed < 0.7 + 1.0
+    for results in sweeps:
+        unsent = [r for r in results.values() if r.values["sent"] == 0]
+        assert unsent, "some requests could not be sent in time"
+        assert all(r.status is ProbeStatus.ERROR and "deadline" in r.error for r in unsent)
+        assert all(r.ok for r in results.values() if r.values["sent"] == 1)
 
 
 async def test_bad_addresses_get_one_line_errors(pinger: IcmpPinger) -> None:
