@@ -79,7 +79,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
         print("fping not found: the comparison needs it (apt install fping)", file=sys.stderr)
         return 2
 
-    print(f"noc: {capability.message}; fping: {fping}; timeout {TIMEOUT_MS} ms, 1 echo per host")
+    method = args.method or capability.method
+    print(f"noc: {method} socket; fping: {fping}; timeout {TIMEOUT_MS} ms, 1 echo per host")
     print(f"median of {args.runs} runs each, alternating tools\n")
     header = (
         f"{'hosts':>6} | {'fping s':>8} {'hosts/s':>9} {'alive':>6} | "

@@ -1,9 +1,10 @@
 """Opening ICMP sockets, and saying plainly why one cannot be opened.
 
-Linux offers two ways to ping: a raw socket (needs CAP_NET_RAW, sees every ICMP packet reaching
-the host) and an unprivileged datagram socket (needs the process's group inside
-``net.ipv4.ping_group_range``; the kernel sets the ident and delivers only our replies). The raw
-socket is preferred when both work: it is what fping uses and it costs no per-socket ident port.
+Linux (where noc's pollers run; the option numbers below are Linux's) offers two ways to ping:
+a raw socket (needs CAP_NET_RAW, sees every ICMP packet reaching the host) and an unprivileged
+datagram socket (needs the process's group inside ``net.ipv4.ping_group_range``; the kernel
+stamps the socket's port as the ident and delivers only the replies that carry it). The raw
+socket is preferred when both work: it is what fping uses, and it needs no sysctl.
 """
 
 from __future__ import annotations

@@ -184,6 +184,19 @@ def test_summarize_nothing_sent_says_why() -> None:
     assert starved.status is ProbeStatus.ERROR and "deadline" in starved.error
 
 
+def test_the_probe_does_not_import_textual() -> None:
+    code = "import sys, noc.probes.icmp; print(sorted(m for m in sys.modules if 'textual' in m))"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"
+
+
 # --- real sockets: fixtures --------------------------------------------------------------------
 
 
