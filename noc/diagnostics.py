@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from noc.config import Settings
 from noc.errors import StoreError
+from noc.probes.icmp import icmp_capability
 from noc.secrets import mask_url
 from noc.storage import Store, migrate
 
@@ -25,7 +23,11 @@ class Finding:
 
     @property
     def mark(self) -> str:
-        return "ok  " if self.ok else ("warn" if self.warning else "FAIL")
+        return "warn" if self.warning else ("ok  " if self.ok else "FAIL")
+
+    @property
+    def failed(self) -> bool:
+        return not self.ok and not self.warning
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -33,23 +35,8 @@ class Finding:
 
 def check_icmp() -> Finding:
     """Raw sockets need CAP_NET_RAW; datagram ICMP needs the group in ping_group_range."""
-    for kind, label in ((socket.SOCK_RAW, "raw socket"), (socket.SOCK_DGRAM, "datagram socket")):
-        try:
-            socket.socket(socket.AF_INET, kind, socket.IPPROTO_ICMP).close()
-        except PermissionError:
-            continue
-        except OSError as exc:
-            return Finding("icmp", False, f"cannot open an ICMP socket: {exc.strerror}")
-        return Finding("icmp", True, f"ICMP echo via {label}")
-    return Finding(
-        "icmp",
-        False,
-        "neither a raw nor a datagram ICMP socket is allowed for this user: ping checks fail",
-        fix=(
-            f"sudo setcap cap_net_raw+ep {os.path.realpath(sys.executable)}  or  "
-            'sudo sysctl -w net.ipv4.ping_group_range="0 2147483647"'
-        ),
-    )
+    capability = icmp_capability()
+    return Finding("icmp", capability.ok, capability.message)
 
 
 async def check_database(settings: Settings) -> Finding:

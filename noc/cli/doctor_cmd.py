@@ -26,4 +26,4 @@ def run_doctor(ctx: CliContext, args: argparse.Namespace) -> int:
             print(f"{f.mark} {f.name:<{width}}  {f.message}")
             if f.fix:
                 print(f"  {'':<{width}}  fix: {f.fix}")
-    return 0 if all(f.ok for f in findings) else 1
+    return 1 if any(f.failed for f in findings) else 0
