@@ -89,6 +89,16 @@ class PsaSettings:
 
 
 @dataclass
+class NotifySettings:
+    rules_file: str = ""
+    """A TOML file of channels and escalation rules; empty means no notifications."""
+    max_attempts: int = 12
+    backoff_s: float = 5.0
+    """First retry delay; it doubles up to ``backoff_max_s``."""
+    backoff_max_s: float = 600.0
+
+
+@dataclass
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     poller: PollerSettings = field(default_factory=PollerSettings)
@@ -96,6 +106,7 @@ class Settings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     ssh: SshSettings = field(default_factory=SshSettings)
     psa: PsaSettings = field(default_factory=PsaSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     source: str = "defaults"
     """Where the file part came from, for ``noc config show``."""
 

@@ -287,3 +287,27 @@ class AuditLog(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Notification(Base):
+    """The notification outbox and log: a row is written with the alert change that causes it,
+    so a crash between the two cannot lose it, and is delivered (at least once) from here."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="SET NULL"), index=True
+    )
+    rule: Mapped[str] = mapped_column(String(64), default="")
+    channel: Mapped[str] = mapped_column(String(64))
+    """The channel's name in the rules file; its URL (a secret) is never stored here."""
+    kind: Mapped[str] = mapped_column(String(32))  # alert.opened, alert.escalated, alert.resolved
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """pending, sent, suppressed, failed (gave up)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)
+    delivered_at: Mapped[float | None] = mapped_column(Float)
+    last_error: Mapped[str] = mapped_column(Text, default="")
