@@ -20,11 +20,23 @@ from noc.cli import (
     doctor_cmd,
     inventory_cmd,
     lab_cmd,
+    ticket_cmd,
+    time_cmd,
 )
 from noc.cli.common import CliContext
 from noc.errors import NocError
 
-GROUPS = (console_cmd, demo_cmd, inventory_cmd, lab_cmd, config_cmd, db_cmd, doctor_cmd)
+GROUPS = (
+    console_cmd,
+    demo_cmd,
+    inventory_cmd,
+    lab_cmd,
+    ticket_cmd,
+    time_cmd,
+    config_cmd,
+    db_cmd,
+    doctor_cmd,
+)
 
 
 def poll_available() -> bool:
@@ -68,5 +80,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     return code
-
-
