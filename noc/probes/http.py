@@ -1,0 +1,349 @@
+"""HTTP(S) checks: status, latency, a keyword in the body, redirects and certificate expiry.
+
+One ``HttpProber`` serves every target through one ``httpx.AsyncClient``, so connections to the
+same origin are reused and the total number of sockets is capped. httpx binds the TLS settings to
+the transport, not the request, so the client's transport is a small router: each target's trust
+choice (verify against the system store, against its own CA file, or not at all) picks a
+connection pool of its own, created on first use. Nothing else differs between them.
+
+Each probe runs under one hard deadline, ``HttpTarget.timeout``, covering the connect, the TLS
+handshake, every redirect, the body read and the close: a server that accepts and never answers
+costs exactly that long and holds up nothing else.
+
+Outcomes: the target answered as expected -> ``OK``; it answered with a status outside
+``expect_status`` or failed the keyword test -> ``FAILED`` with the values it did give; no answer
+in time, refused, broken TLS -> ``FAILED``; its certificate is not trusted, or the URL or CA file
+is unusable -> ``ERROR`` (a setting to fix, not an outage). ``http.keyword_ok`` is 1 or 0 so it
+becomes a sample like any other number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import ssl
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from types import TracebackType
+from typing import Any, NamedTuple, Self, TypeVar
+
+import httpx
+from cryptography import x509
+
+from noc import __version__
+from noc.probes.result import ProbeResult, ProbeStatus
+
+__all__ = ["DEFAULT_MAX_BODY", "HttpProber", "HttpTarget", "certificate_days_left"]
+
+DEFAULT_MAX_BODY = 64 * 1024
+"""Bytes of body searched for a keyword: enough for a status page, bounded for a huge one."""
+MAX_REDIRECTS = 10
+_TRUST = "noc.trust"
+_PEER_CERT = "noc.peer_certificate"
+_E = TypeVar("_E", bound=BaseException)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpTarget:
+    url: str
+    method: str = "GET"
+    expect_status: tuple[int, ...] = ()
+    """Status codes that mean up; empty means any 2xx or 3xx."""
+    keyword: str = ""
+    """Text looked for, case-sensitively, in the first ``max_body`` bytes of the final body."""
+    keyword_absent: bool = False
+    """Invert the test: the page is good when ``keyword`` is *not* there (an error banner)."""
+    follow_redirects: bool = True
+    verify_tls: bool = True
+    """Off trusts any certificate (self-signed appliances) but still reports its expiry."""
+    ca_file: str | None = None
+    """A PEM bundle to trust instead of the system store, for a private CA."""
+    timeout: float = 10.0
+    headers: tuple[tuple[str, str], ...] = ()
+    max_body: int = DEFAULT_MAX_BODY
+
+    def accepts(self, status: int) -> bool:
+        if self.expect_status:
+            return status in self.expect_status
+        return 200 <= status < 400
+
+    def expectation(self) -> str:
+        if self.expect_status:
+            return "/".join(str(code) for code in self.expect_status)
+        return "2xx/3xx"
+
+
+class _Trust(NamedTuple):
+    verify: bool
+    ca_file: str | None
+
+    def context(self) -> ssl.SSLContext:
+        if not self.verify:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            return context
+        return ssl.create_default_context(cafile=self.ca_file)
+
+
+def _trust_of(target: HttpTarget) -> _Trust:
+    return _Trust(target.verify_tls, target.ca_file if target.verify_tls else None)
+
+
+class _TrustRouter(httpx.AsyncBaseTransport):
+    """Sends each request through the pool for its trust setting and notes the peer certificate.
+
+    The certificate is read here, while the connection is certainly open, because httpx closes
+    redirect responses before the caller sees them.
+    """
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._pools: dict[_Trust, httpx.AsyncHTTPTransport] = {}
+        self._contexts: dict[_Trust, ssl.SSLContext] = {}
+
+    async def prepare(self, trust: _Trust) -> ssl.SSLContext:
+        """Builds the context for ``trust`` once, on a thread: loading a CA store takes ~0.1 s
+        of blocking file reads. A bad CA file raises ``OSError`` or ``ssl.SSLError``."""
+        context = self._contexts.get(trust)
+        if context is None:
+            context = self._contexts[trust] = await asyncio.to_thread(trust.context)
+        return context
+
+    def context(self, trust: _Trust) -> ssl.SSLContext:
+        return self._contexts.get(trust) or trust.context()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        trust = request.extensions.get(_TRUST, _Trust(True, None))
+        pool = self._pools.get(trust)
+        if pool is None:
+            pool = httpx.AsyncHTTPTransport(verify=self.context(trust), limits=self._limits)
+            self._pools[trust] = pool
+        response = await pool.handle_async_request(request)
+        stream = response.extensions.get("network_stream")
+        tls = stream.get_extra_info("ssl_object") if stream is not None else None
+        if isinstance(tls, ssl.SSLObject | ssl.SSLSocket):
+            response.extensions[_PEER_CERT] = tls.getpeercert(binary_form=True)
+        return response
+
+    async def aclose(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
+
+
+def certificate_days_left(der: bytes, now: dt.datetime | None = None) -> float:
+    """Days until the certificate's ``notAfter``, negative once expired."""
+    not_after = x509.load_der_x509_certificate(der).not_valid_after_utc
+    remaining = not_after - (now or dt.datetime.now(dt.UTC))
+    return round(remaining.total_seconds() / 86400, 4)
+
+
+class HttpProber:
+    """The shared HTTP client for every HTTP check a poller runs; use as an async context.
+
+    Cookies are never kept: one client serves every customer's sites, and a session cookie from
+    one check must not ride along on another.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 200,
+        max_keepalive: int = 50,
+        keepalive_expiry: float = 30.0,
+    ) -> None:
+        limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_keepalive,
+            keepalive_expiry=keepalive_expiry,
+        )
+        self._router = _TrustRouter(limits)
+        self._client = httpx.AsyncClient(
+            transport=self._router,
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            headers={"User-Agent": f"noc/{__version__}", "Accept-Encoding": "identity"},
+            max_redirects=MAX_REDIRECTS,
+            trust_env=False,
+        )
+
+    async def __aenter__(self) -> Self:
+        await self._client.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._client.__aexit__(exc_type, exc, tb)
+
+    async def probe(self, target: HttpTarget) -> ProbeResult:
+        trust = _trust_of(target)
+        try:
+            await self._router.prepare(trust)
+        except (OSError, ssl.SSLError) as exc:
+            error = f"ca_file {target.ca_file}: {_reason(exc)}"
+            return ProbeResult(ProbeStatus.ERROR, error=error, started=time.time())
+        started, t0 = time.time(), time.monotonic()
+        values: dict[str, Any] = {}
+        status, error = ProbeStatus.OK, ""
+        try:
+            async with asyncio.timeout(target.timeout):
+                status, error = await self._exchange(target, trust, values, t0)
+        except (TimeoutError, httpx.TimeoutException):
+            status, error = ProbeStatus.FAILED, f"no complete answer within {target.timeout:g} s"
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, ssl.SSLError) as exc:
+            status, error = _classify(exc)
+        latency = values.get("http.latency_ms")
+        return ProbeResult(
+            status,
+            values,
+            rtt=latency / 1000 if latency is not None else None,
+            error=error,
+            started=started,
+            duration=time.monotonic() - t0,
+        )
+
+    async def _exchange(
+        self, target: HttpTarget, trust: _Trust, values: dict[str, Any], t0: float
+    ) -> tuple[ProbeStatus, str]:
+        """Fills ``values`` as facts arrive, so a deadline mid-way still reports what was seen."""
+        request = self._client.build_request(
+            target.method,
+            target.url,
+            headers=list(target.headers),
+            extensions={_TRUST: trust},
+            timeout=target.timeout,
+        )
+        try:
+            response = await self._client.send(
+                request, follow_redirects=target.follow_redirects, stream=True
+            )
+        except httpx.ConnectError as exc:
+            if _cause(exc, ssl.SSLCertVerificationError) is not None:
+                days = await self._peek_days_left(exc.request.url)
+                if days is not None:
+                    values["tls.days_left"] = days
+            raise
+        try:
+            values["http.status"] = response.status_code
+            values["http.latency_ms"] = round((time.monotonic() - t0) * 1000, 3)
+            values["http.redirects"] = len(response.history)
+            der = next(_peer_certificates(response), None)
+            if der is not None:
+                values["tls.days_left"] = certificate_days_left(der)
+            found = None
+            if target.keyword:
+                found = await _contains(response, target.keyword, target.max_body)
+                values["http.keyword_ok"] = int(found != target.keyword_absent)
+        finally:
+            await response.aclose()
+        if not target.accepts(response.status_code):
+            return ProbeStatus.FAILED, (
+                f"HTTP {response.status_code} {response.reason_phrase} "
+                f"(expected {target.expectation()})"
+            )
+        if found is not None and found == target.keyword_absent:
+            where = f"in the first {target.max_body} bytes"
+            if target.keyword_absent:
+                return ProbeStatus.FAILED, f"unwanted keyword {target.keyword!r} found {where}"
+            return ProbeStatus.FAILED, f"keyword {target.keyword!r} not found {where}"
+        return ProbeStatus.OK, ""
+
+    async def _peek_days_left(self, url: httpx.URL) -> float | None:
+        """Reads an untrusted certificate's expiry anyway: an expired one is the usual reason it
+        is untrusted, and the days (negative) are what the alert should say."""
+        try:
+            context = await self._router.prepare(_Trust(False, None))
+            _, writer = await asyncio.open_connection(
+                url.host, url.port or 443, ssl=context, server_hostname=url.host
+            )
+        except (OSError, ssl.SSLError):
+            return None
+        try:
+            tls = writer.get_extra_info("ssl_object")
+            der = tls.getpeercert(binary_form=True) if tls is not None else None
+            return certificate_days_left(der) if der else None
+        finally:
+            writer.transport.abort()
+
+
+def _peer_certificates(response: httpx.Response) -> Iterator[bytes]:
+    """The certificates seen along the redirect chain, the one of the URL asked for first."""
+    for hop in (*response.history, response):
+        der = hop.extensions.get(_PEER_CERT)
+        if der:
+            yield der
+
+
+async def _contains(response: httpx.Response, keyword: str, limit: int) -> bool:
+    """Whether ``keyword`` is in the first ``limit`` bytes, stopping as soon as it is seen."""
+    try:
+        needle = keyword.encode(response.charset_encoding or "utf-8")
+    except (LookupError, UnicodeEncodeError):
+        needle = keyword.encode()
+    seen = bytearray()
+    async for chunk in response.aiter_bytes():
+        start = max(0, len(seen) - len(needle) + 1)
+        seen += chunk[: limit - len(seen)]
+        if seen.find(needle, start) >= 0:
+            return True
+        if len(seen) >= limit:
+            break
+    return False
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """An exception and what caused it, following the first member of exception groups."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup) and current.exceptions:
+            current = current.exceptions[0]
+        else:
+            current = current.__cause__ or current.__context__
+
+
+def _cause(exc: BaseException, kind: type[_E]) -> _E | None:
+    return next((link for link in _chain(exc) if isinstance(link, kind)), None)
+
+
+def _reason(exc: BaseException) -> str:
+    """The most specific one-line explanation in an exception chain: the root OS error."""
+    for link in reversed(list(_chain(exc))):
+        if isinstance(link, ssl.SSLError) or not isinstance(link, OSError):
+            continue
+        if isinstance(link.errno, int) and link.errno > 0:
+            return os.strerror(link.errno)  # asyncio puts the address where strerror goes
+        if link.strerror:
+            return str(link.strerror)
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _classify(exc: BaseException) -> tuple[ProbeStatus, str]:
+    untrusted = _cause(exc, ssl.SSLCertVerificationError)
+    if untrusted is not None:
+        return ProbeStatus.ERROR, (
+            f"TLS certificate not trusted: {untrusted.verify_message} "
+            "(give ca_file, or verify_tls = false to only watch its expiry)"
+        )
+    if isinstance(exc, httpx.TooManyRedirects):
+        return ProbeStatus.FAILED, f"more than {MAX_REDIRECTS} redirects"
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return ProbeStatus.ERROR, f"unusable URL: {_reason(exc)}"
+    handshake = _cause(exc, ssl.SSLError)
+    if handshake is not None:
+        return ProbeStatus.FAILED, f"TLS handshake failed: {handshake.reason or handshake}"
+    if isinstance(exc, httpx.ConnectError):
+        return ProbeStatus.FAILED, f"cannot connect: {_reason(exc)}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return ProbeStatus.FAILED, f"not a valid HTTP answer: {_reason(exc)}"
+    return ProbeStatus.FAILED, _reason(exc)
