@@ -21,19 +21,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
-from typing import Any, NamedTuple, Self, TypeVar
+from typing import Any, NamedTuple, Self
 
 import httpx
 from cryptography import x509
 
 from noc import __version__
+from noc.probes._reasons import cause, reason
 from noc.probes.result import ProbeResult, ProbeStatus
 
 __all__ = ["DEFAULT_MAX_BODY", "HttpProber", "HttpTarget", "certificate_days_left"]
@@ -41,9 +41,10 @@ __all__ = ["DEFAULT_MAX_BODY", "HttpProber", "HttpTarget", "certificate_days_lef
 DEFAULT_MAX_BODY = 64 * 1024
 """Bytes of body searched for a keyword: enough for a status page, bounded for a huge one."""
 MAX_REDIRECTS = 10
+BACKSTOP_S = 0.5
+"""Grace past the deadline before the probe is cancelled outright; see ``_Budget``."""
 _TRUST = "noc.trust"
 _PEER_CERT = "noc.peer_certificate"
-_E = TypeVar("_E", bound=BaseException)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,33 @@ class HttpTarget:
         if self.expect_status:
             return "/".join(str(code) for code in self.expect_status)
         return "2xx/3xx"
+
+
+class _Budget(Mapping[str, float]):
+    """httpx's per-phase timeouts, every one answering "whatever is left of the deadline".
+
+    httpcore looks up its pool, connect, write and read timeouts as each step begins, so this
+    makes httpx itself enforce one overall deadline up to the response headers. That matters: a
+    timeout raised inside httpcore closes the socket, while a cancellation from outside in the
+    middle of a TLS handshake (httpcore 1.0.9) leaks it until the garbage collector runs. The
+    outer ``asyncio.timeout`` is a backstop ``BACKSTOP_S`` later for the gaps: the connect and
+    the handshake share one lookup, and so do all the reads of one body (the body gets its own
+    exact deadline instead).
+    """
+
+    _PHASES = ("connect", "read", "write", "pool")
+
+    def __init__(self, deadline: float) -> None:
+        self._deadline = deadline
+
+    def __getitem__(self, phase: str) -> float:
+        return max(0.0, self._deadline - time.monotonic())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._PHASES)
+
+    def __len__(self) -> int:
+        return len(self._PHASES)
 
 
 class _Trust(NamedTuple):
@@ -187,13 +215,13 @@ class HttpProber:
         try:
             await self._router.prepare(trust)
         except (OSError, ssl.SSLError) as exc:
-            error = f"ca_file {target.ca_file}: {_reason(exc)}"
+            error = f"ca_file {target.ca_file}: {reason(exc)}"
             return ProbeResult(ProbeStatus.ERROR, error=error, started=time.time())
         started, t0 = time.time(), time.monotonic()
         values: dict[str, Any] = {}
         status, error = ProbeStatus.OK, ""
         try:
-            async with asyncio.timeout(target.timeout):
+            async with asyncio.timeout(target.timeout + BACKSTOP_S):
                 status, error = await self._exchange(target, trust, values, t0)
         except (TimeoutError, httpx.TimeoutException):
             status, error = ProbeStatus.FAILED, f"no complete answer within {target.timeout:g} s"
@@ -217,15 +245,14 @@ class HttpProber:
             target.method,
             target.url,
             headers=list(target.headers),
-            extensions={_TRUST: trust},
-            timeout=target.timeout,
+            extensions={_TRUST: trust, "timeout": _Budget(t0 + target.timeout)},
         )
         try:
             response = await self._client.send(
                 request, follow_redirects=target.follow_redirects, stream=True
             )
         except httpx.ConnectError as exc:
-            if _cause(exc, ssl.SSLCertVerificationError) is not None:
+            if cause(exc, ssl.SSLCertVerificationError) is not None:
                 days = await self._peek_days_left(exc.request.url)
                 if days is not None:
                     values["tls.days_left"] = days
@@ -239,7 +266,10 @@ class HttpProber:
                 values["tls.days_left"] = certificate_days_left(der)
             found = None
             if target.keyword:
-                found = await _contains(response, target.keyword, target.max_body)
+                # httpcore sizes every body read by the time left when the body began, so a
+                # server dripping bytes would outlast the budget; cancelling a body read is safe.
+                async with asyncio.timeout(max(0.0, t0 + target.timeout - time.monotonic())):
+                    found = await _contains(response, target.keyword, target.max_body)
                 values["http.keyword_ok"] = int(found != target.keyword_absent)
         finally:
             await response.aclose()
@@ -298,38 +328,8 @@ async def _contains(response: httpx.Response, keyword: str, limit: int) -> bool:
     return False
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """An exception and what caused it, following the first member of exception groups."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        if isinstance(current, BaseExceptionGroup) and current.exceptions:
-            current = current.exceptions[0]
-        else:
-            current = current.__cause__ or current.__context__
-
-
-def _cause(exc: BaseException, kind: type[_E]) -> _E | None:
-    return next((link for link in _chain(exc) if isinstance(link, kind)), None)
-
-
-def _reason(exc: BaseException) -> str:
-    """The most specific one-line explanation in an exception chain: the root OS error."""
-    for link in reversed(list(_chain(exc))):
-        if isinstance(link, ssl.SSLError) or not isinstance(link, OSError):
-            continue
-        if isinstance(link.errno, int) and link.errno > 0:
-            return os.strerror(link.errno)  # asyncio puts the address where strerror goes
-        if link.strerror:
-            return str(link.strerror)
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
-
-
 def _classify(exc: BaseException) -> tuple[ProbeStatus, str]:
-    untrusted = _cause(exc, ssl.SSLCertVerificationError)
+    untrusted = cause(exc, ssl.SSLCertVerificationError)
     if untrusted is not None:
         return ProbeStatus.ERROR, (
             f"TLS certificate not trusted: {untrusted.verify_message} "
@@ -338,12 +338,12 @@ def _classify(exc: BaseException) -> tuple[ProbeStatus, str]:
     if isinstance(exc, httpx.TooManyRedirects):
         return ProbeStatus.FAILED, f"more than {MAX_REDIRECTS} redirects"
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return ProbeStatus.ERROR, f"unusable URL: {_reason(exc)}"
-    handshake = _cause(exc, ssl.SSLError)
+        return ProbeStatus.ERROR, f"unusable URL: {reason(exc)}"
+    handshake = cause(exc, ssl.SSLError)
     if handshake is not None:
         return ProbeStatus.FAILED, f"TLS handshake failed: {handshake.reason or handshake}"
     if isinstance(exc, httpx.ConnectError):
-        return ProbeStatus.FAILED, f"cannot connect: {_reason(exc)}"
+        return ProbeStatus.FAILED, f"cannot connect: {reason(exc)}"
     if isinstance(exc, httpx.RemoteProtocolError):
-        return ProbeStatus.FAILED, f"not a valid HTTP answer: {_reason(exc)}"
-    return ProbeStatus.FAILED, _reason(exc)
+        return ProbeStatus.FAILED, f"not a valid HTTP answer: {reason(exc)}"
+    return ProbeStatus.FAILED, reason(exc)
