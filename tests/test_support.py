@@ -14,6 +14,7 @@ import pytest
 from tests.support import netns
 from tests.support.blackhole import TcpBlackhole, UdpBlackhole
 from tests.support.faultproxy import Impairment, TcpFaultProxy, UdpFaultProxy
+from tests.support.servers import tcp_server
 
 Address = tuple[str, int]
 
@@ -50,12 +51,9 @@ async def tcp_echo() -> AsyncIterator[Address]:
         while data := await reader.read(65536):
             writer.write(data)
             await writer.drain()
-        writer.close()
 
-    server = await asyncio.start_server(echo, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[:2]
-    server.close()
-    await server.wait_closed()
+    async with tcp_server(echo) as port:
+        yield "127.0.0.1", port
 
 
 async def _udp_round(proxy: UdpFaultProxy, count: int) -> list[int]:

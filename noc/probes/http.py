@@ -1,10 +1,10 @@
 """HTTP(S) checks: status, latency, a keyword in the body, redirects and certificate expiry.
 
-One ``HttpProber`` serves every target through one ``httpx.AsyncClient``, so connections to the
-same origin are reused and the total number of sockets is capped. httpx binds the TLS settings to
-the transport, not the request, so the client's transport is a small router: each target's trust
-choice (verify against the system store, against its own CA file, or not at all) picks a
-connection pool of its own, created on first use. Nothing else differs between them.
+One ``HttpProber`` serves every target through one ``httpx.AsyncClient``: connections to an
+origin are reused, connections in use are capped, and no cookie survives a probe. Its transport
+(``_http_pools``) keeps one small pool per origin and trust setting, because one httpcore pool
+for thousands of targets costs CPU in proportion to its size on every request, and because httpx
+binds TLS trust to a pool rather than a request.
 
 Each probe runs under one hard deadline, ``HttpTarget.timeout``, covering the connect, the TLS
 handshake, every redirect, the body read and the close: a server that accepts and never answers
@@ -27,12 +27,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 
 import httpx
 from cryptography import x509
 
 from noc import __version__
+from noc.probes._http_pools import PEER_CERT, TRUST, PoolRouter, Trust
 from noc.probes._reasons import cause, reason
 from noc.probes.result import ProbeResult, ProbeStatus
 
@@ -41,10 +42,9 @@ __all__ = ["DEFAULT_MAX_BODY", "HttpProber", "HttpTarget", "certificate_days_lef
 DEFAULT_MAX_BODY = 64 * 1024
 """Bytes of body searched for a keyword: enough for a status page, bounded for a huge one."""
 MAX_REDIRECTS = 10
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 BACKSTOP_S = 0.5
 """Grace past the deadline before the probe is cancelled outright; see ``_Budget``."""
-_TRUST = "noc.trust"
-_PEER_CERT = "noc.peer_certificate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,63 +104,8 @@ class _Budget(Mapping[str, float]):
         return len(self._PHASES)
 
 
-class _Trust(NamedTuple):
-    verify: bool
-    ca_file: str | None
-
-    def context(self) -> ssl.SSLContext:
-        if not self.verify:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            return context
-        return ssl.create_default_context(cafile=self.ca_file)
-
-
-def _trust_of(target: HttpTarget) -> _Trust:
-    return _Trust(target.verify_tls, target.ca_file if target.verify_tls else None)
-
-
-class _TrustRouter(httpx.AsyncBaseTransport):
-    """Sends each request through the pool for its trust setting and notes the peer certificate.
-
-    The certificate is read here, while the connection is certainly open, because httpx closes
-    redirect responses before the caller sees them.
-    """
-
-    def __init__(self, limits: httpx.Limits) -> None:
-        self._limits = limits
-        self._pools: dict[_Trust, httpx.AsyncHTTPTransport] = {}
-        self._contexts: dict[_Trust, ssl.SSLContext] = {}
-
-    async def prepare(self, trust: _Trust) -> ssl.SSLContext:
-        """Builds the context for ``trust`` once, on a thread: loading a CA store takes ~0.1 s
-        of blocking file reads. A bad CA file raises ``OSError`` or ``ssl.SSLError``."""
-        context = self._contexts.get(trust)
-        if context is None:
-            context = self._contexts[trust] = await asyncio.to_thread(trust.context)
-        return context
-
-    def context(self, trust: _Trust) -> ssl.SSLContext:
-        return self._contexts.get(trust) or trust.context()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        trust = request.extensions.get(_TRUST, _Trust(True, None))
-        pool = self._pools.get(trust)
-        if pool is None:
-            pool = httpx.AsyncHTTPTransport(verify=self.context(trust), limits=self._limits)
-            self._pools[trust] = pool
-        response = await pool.handle_async_request(request)
-        stream = response.extensions.get("network_stream")
-        tls = stream.get_extra_info("ssl_object") if stream is not None else None
-        if isinstance(tls, ssl.SSLObject | ssl.SSLSocket):
-            response.extensions[_PEER_CERT] = tls.getpeercert(binary_form=True)
-        return response
-
-    async def aclose(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            await pool.aclose()
+def _trust_of(target: HttpTarget) -> Trust:
+    return Trust(target.verify_tls, target.ca_file if target.verify_tls else None)
 
 
 def certificate_days_left(der: bytes, now: dt.datetime | None = None) -> float:
@@ -181,15 +126,18 @@ class HttpProber:
         self,
         *,
         max_connections: int = 200,
-        max_keepalive: int = 50,
+        per_origin: int = 8,
         keepalive_expiry: float = 30.0,
     ) -> None:
-        limits = httpx.Limits(
+        """``max_connections`` caps connections in use at once across all targets,
+        ``per_origin`` those to one scheme://host:port; idle ones close after
+        ``keepalive_expiry`` seconds (raise it above the poll interval to reuse them between
+        polls, where servers allow)."""
+        self._router = PoolRouter(
             max_connections=max_connections,
-            max_keepalive_connections=max_keepalive,
+            per_origin=per_origin,
             keepalive_expiry=keepalive_expiry,
         )
-        self._router = _TrustRouter(limits)
         self._client = httpx.AsyncClient(
             transport=self._router,
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
@@ -197,6 +145,11 @@ class HttpProber:
             max_redirects=MAX_REDIRECTS,
             trust_env=False,
         )
+
+    @property
+    def open_pools(self) -> int:
+        """Origins with a pool right now: grows with targets, shrinks as idle pools expire."""
+        return self._router.pool_count
 
     async def __aenter__(self) -> Self:
         await self._client.__aenter__()
@@ -238,19 +191,11 @@ class HttpProber:
         )
 
     async def _exchange(
-        self, target: HttpTarget, trust: _Trust, values: dict[str, Any], t0: float
+        self, target: HttpTarget, trust: Trust, values: dict[str, Any], t0: float
     ) -> tuple[ProbeStatus, str]:
         """Fills ``values`` as facts arrive, so a deadline mid-way still reports what was seen."""
-        request = self._client.build_request(
-            target.method,
-            target.url,
-            headers=list(target.headers),
-            extensions={_TRUST: trust, "timeout": _Budget(t0 + target.timeout)},
-        )
         try:
-            response = await self._client.send(
-                request, follow_redirects=target.follow_redirects, stream=True
-            )
+            response = await self._send(target, trust, _Budget(t0 + target.timeout))
         except httpx.ConnectError as exc:
             if cause(exc, ssl.SSLCertVerificationError) is not None:
                 days = await self._peek_days_left(exc.request.url)
@@ -264,12 +209,11 @@ class HttpProber:
             der = next(_peer_certificates(response), None)
             if der is not None:
                 values["tls.days_left"] = certificate_days_left(der)
-            found = None
+            # httpcore sizes every body read by the time left when the body began, so a server
+            # dripping bytes would outlast the budget; cancelling a body read is safe.
+            async with asyncio.timeout(max(0.0, t0 + target.timeout - time.monotonic())):
+                found = await _read_body(response, target.keyword, target.max_body)
             if target.keyword:
-                # httpcore sizes every body read by the time left when the body began, so a
-                # server dripping bytes would outlast the budget; cancelling a body read is safe.
-                async with asyncio.timeout(max(0.0, t0 + target.timeout - time.monotonic())):
-                    found = await _contains(response, target.keyword, target.max_body)
                 values["http.keyword_ok"] = int(found != target.keyword_absent)
         finally:
             await response.aclose()
@@ -278,18 +222,42 @@ class HttpProber:
                 f"HTTP {response.status_code} {response.reason_phrase} "
                 f"(expected {target.expectation()})"
             )
-        if found is not None and found == target.keyword_absent:
+        if target.keyword and found == target.keyword_absent:
             where = f"in the first {target.max_body} bytes"
             if target.keyword_absent:
                 return ProbeStatus.FAILED, f"unwanted keyword {target.keyword!r} found {where}"
             return ProbeStatus.FAILED, f"keyword {target.keyword!r} not found {where}"
         return ProbeStatus.OK, ""
 
+    async def _send(self, target: HttpTarget, trust: Trust, budget: _Budget) -> httpx.Response:
+        """Sends the request, and once more if the connection died before any answer.
+
+        A server may close an idle keep-alive connection just as a request goes out on it; the
+        request then gets no answer at all though the server is fine. Browsers and urllib3 retry
+        idempotent requests then, and so does this, within the same deadline.
+        """
+        retry = target.method.upper() in _IDEMPOTENT
+        while True:
+            request = self._client.build_request(
+                target.method,
+                target.url,
+                headers=list(target.headers),
+                extensions={TRUST: trust, "timeout": budget},
+            )
+            try:
+                return await self._client.send(
+                    request, follow_redirects=target.follow_redirects, stream=True
+                )
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                if not retry:
+                    raise
+                retry = False
+
     async def _peek_days_left(self, url: httpx.URL) -> float | None:
         """Reads an untrusted certificate's expiry anyway: an expired one is the usual reason it
         is untrusted, and the days (negative) are what the alert should say."""
         try:
-            context = await self._router.prepare(_Trust(False, None))
+            context = await self._router.prepare(Trust(False, None))
             _, writer = await asyncio.open_connection(
                 url.host, url.port or 443, ssl=context, server_hostname=url.host
             )
@@ -306,26 +274,36 @@ class HttpProber:
 def _peer_certificates(response: httpx.Response) -> Iterator[bytes]:
     """The certificates seen along the redirect chain, the one of the URL asked for first."""
     for hop in (*response.history, response):
-        der = hop.extensions.get(_PEER_CERT)
+        der = hop.extensions.get(PEER_CERT)
         if der:
             yield der
 
 
-async def _contains(response: httpx.Response, keyword: str, limit: int) -> bool:
-    """Whether ``keyword`` is in the first ``limit`` bytes, stopping as soon as it is seen."""
-    try:
-        needle = keyword.encode(response.charset_encoding or "utf-8")
-    except (LookupError, UnicodeEncodeError):
-        needle = keyword.encode()
+async def _read_body(response: httpx.Response, keyword: str, limit: int) -> bool:
+    """Reads the body up to ``limit`` bytes and says whether ``keyword`` is in them.
+
+    A body read to its end leaves the connection reusable; one abandoned half-way makes httpcore
+    drop it, and the next probe pays a new TCP and TLS handshake (about 30 times the CPU of a
+    reused request here). So a short body is always read whole, keyword or not.
+    """
+    needle = b""
+    if keyword:
+        try:
+            needle = keyword.encode(response.charset_encoding or "utf-8")
+        except (LookupError, UnicodeEncodeError):
+            needle = keyword.encode()
     seen = bytearray()
+    found = False
+    total = 0
     async for chunk in response.aiter_bytes():
-        start = max(0, len(seen) - len(needle) + 1)
-        seen += chunk[: limit - len(seen)]
-        if seen.find(needle, start) >= 0:
-            return True
-        if len(seen) >= limit:
+        total += len(chunk)
+        if needle and not found and len(seen) < limit:
+            start = max(0, len(seen) - len(needle) + 1)
+            seen += chunk[: limit - len(seen)]
+            found = seen.find(needle, start) >= 0
+        if total > limit:
             break
-    return False
+    return found
 
 
 def _classify(exc: BaseException) -> tuple[ProbeStatus, str]:

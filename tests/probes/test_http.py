@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
 
@@ -19,6 +18,7 @@ from tests.support.nginx import (
     free_port,
     nginx_fixture,  # noqa: F401  (the ``nginx`` fixture)
 )
+from tests.support.servers import tcp_server
 
 pytestmark = pytest.mark.peers
 
@@ -242,27 +242,92 @@ async def _drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     """Sends headers at once, then one body byte every 50 ms: a server stuck mid-response."""
     await reader.readuntil(b"\r\n\r\n")
     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nContent-Type: text/plain\r\n\r\n")
-    with contextlib.suppress(ConnectionError):
-        for _ in range(200):
-            writer.write(b".")
-            await writer.drain()
-            await asyncio.sleep(0.05)
-    writer.close()
+    for _ in range(200):
+        writer.write(b".")
+        await writer.drain()
+        await asyncio.sleep(0.05)
 
 
 async def test_deadline_covers_the_body_and_keeps_what_was_seen(prober: HttpProber) -> None:
-    server = await asyncio.start_server(_drip, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
+    async with tcp_server(_drip) as port:
         result = await prober.probe(
             HttpTarget(f"http://127.0.0.1:{port}/", keyword="never", timeout=0.5)
         )
-    finally:
-        server.close()
-        await server.wait_closed()
 
     assert result.status is ProbeStatus.FAILED
     assert result.error == "no complete answer within 0.5 s"
     assert result.values["http.status"] == 200
     assert "http.keyword_ok" not in result.values
     assert result.duration < 2.5
+
+
+class _OneShot:
+    """Answers the first request on each connection and drops the connection at the second,
+    without a word: a server closing an idle keep-alive connection as a request arrives."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")
+
+
+@pytest.fixture
+async def one_shot() -> AsyncIterator[tuple[_OneShot, str]]:
+    peer = _OneShot()
+    async with tcp_server(peer.handle) as port:
+        yield peer, f"http://127.0.0.1:{port}/"
+
+
+async def test_a_dead_reused_connection_is_retried_once(
+    prober: HttpProber, one_shot: tuple[_OneShot, str]
+) -> None:
+    peer, url = one_shot
+    first = await prober.probe(HttpTarget(url))
+    second = await prober.probe(HttpTarget(url))
+
+    assert first.status is ProbeStatus.OK, first.error
+    assert second.status is ProbeStatus.OK, second.error
+    assert peer.connections == 2
+
+
+async def test_a_post_is_never_sent_twice(
+    prober: HttpProber, one_shot: tuple[_OneShot, str]
+) -> None:
+    peer, url = one_shot
+    await prober.probe(HttpTarget(url, method="POST"))
+    second = await prober.probe(HttpTarget(url, method="POST"))
+
+    assert second.status is ProbeStatus.FAILED
+    assert second.error.startswith("not a valid HTTP answer")
+    assert peer.connections == 1
+
+
+async def test_idle_origin_pools_are_closed(nginx: Nginx) -> None:
+    async with HttpProber(keepalive_expiry=0.2) as prober:
+        await prober.probe(HttpTarget(f"{nginx.http_url}/page.html"))
+        await prober.probe(HttpTarget(f"http://localhost:{nginx.http_port}/page.html"))
+        assert prober.open_pools == 2
+        await asyncio.sleep(0.3)
+        await prober.probe(HttpTarget(f"{nginx.http_url}/page.html"))
+
+        assert prober.open_pools == 1
+
+
+async def test_connections_in_use_are_capped(nginx: Nginx) -> None:
+    async with HttpProber(max_connections=1) as prober, TcpBlackhole() as hole:
+        silent = asyncio.create_task(
+            prober.probe(HttpTarget(f"http://127.0.0.1:{hole.port}/", timeout=1.0))
+        )
+        await asyncio.sleep(0.1)
+        starved = await prober.probe(HttpTarget(f"{nginx.http_url}/page.html", timeout=0.3))
+        await silent
+        after = await prober.probe(HttpTarget(f"{nginx.http_url}/page.html"))
+
+    assert starved.status is ProbeStatus.FAILED
+    assert starved.error == "no complete answer within 0.3 s"
+    assert after.status is ProbeStatus.OK

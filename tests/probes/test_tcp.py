@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from collections.abc import AsyncIterator
 
@@ -14,6 +13,7 @@ from noc.probes.tcp import TcpTarget, probe_tcp
 from tests.support import netns
 from tests.support.blackhole import TcpBlackhole
 from tests.support.nginx import Nginx, free_port, nginx_fixture  # noqa: F401
+from tests.support.servers import tcp_server
 
 pytestmark = pytest.mark.peers
 
@@ -63,16 +63,12 @@ async def greeter() -> AsyncIterator[int]:
     """A service that speaks first, like SMTP or sshd, and then waits for the client."""
 
     async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError):
-            writer.write(b"220 noc-test ready\r\n")
-            await writer.drain()
-            await reader.read()
-        writer.close()
+        writer.write(b"220 noc-test ready\r\n")
+        await writer.drain()
+        await reader.read()
 
-    server = await asyncio.start_server(greet, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    server.close()
-    await server.wait_closed()
+    async with tcp_server(greet) as port:
+        yield port
 
 
 async def test_banner_without_sending(greeter: int) -> None:

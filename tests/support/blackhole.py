@@ -24,6 +24,7 @@ class TcpBlackhole:
         self.received = 0
         self._server: asyncio.Server | None = None
         self._held: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self._closed = asyncio.Event()
 
     @property
@@ -50,11 +51,16 @@ class TcpBlackhole:
         self._server.close()
         for writer in list(self._held):
             writer.transport.abort()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        await asyncio.sleep(0)  # an aborted transport closes its socket on the next loop turn
         await self._server.wait_closed()
 
     async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
         self._held.add(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)  # type: ignore[arg-type]
         try:
             if self.read:
                 while chunk := await reader.read(65536):

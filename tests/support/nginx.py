@@ -71,11 +71,20 @@ def make_certificate(directory: Path, *, days: int = 30) -> Certificate:
     return Certificate(cert_file, key_file, not_after)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """Distinct ports free right now (all held at once while choosing, so none repeats)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    with contextlib.ExitStack() as stack:
+        socks = [
+            stack.enter_context(socket.socket(family, socket.SOCK_STREAM)) for _ in range(count)
+        ]
+        for sock in socks:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    return free_ports(1, host)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +95,8 @@ class Nginx:
     """The plain HTTP port on ``[::1]``, or None where this host has no IPv6 loopback."""
     certificate: Certificate
     root: Path
+    extra_ports: tuple[int, ...] = ()
+    """More plain HTTP ports on 127.0.0.1 serving the same site: distinct origins for benches."""
 
     @property
     def http_url(self) -> str:
@@ -103,7 +114,7 @@ _CONF = """\
 worker_processes 1;
 {user}
 error_log {prefix}/error.log warn;
-events {{ worker_connections 128; }}
+events {{ worker_connections 1024; }}
 http {{
     access_log off;
     default_type text/html;
@@ -170,7 +181,7 @@ def _wait_listening(proc: subprocess.Popen[bytes], port: int, deadline: float) -
 
 
 @contextlib.contextmanager
-def run_nginx(prefix: Path, *, cert_days: int = 30) -> Iterator[Nginx]:
+def run_nginx(prefix: Path, *, cert_days: int = 30, extra_ports: int = 0) -> Iterator[Nginx]:
     """Starts nginx under ``prefix`` and stops it on exit; retries if a port was taken meanwhile."""
     if not os.access(NGINX, os.X_OK):
         raise FileNotFoundError(f"{NGINX} is not installed")
@@ -179,8 +190,10 @@ def run_nginx(prefix: Path, *, cert_days: int = 30) -> Iterator[Nginx]:
     ipv6 = has_ipv6_loopback()
     last_error = ""
     for _attempt in range(3):
-        ports = [free_port(), free_port()]
+        ports = free_ports(2 + extra_ports)
         port6 = free_port("::1") if ipv6 else None
+        extra = tuple(ports[2:])
+        listen = "".join(f"listen 127.0.0.1:{port};\n        " for port in extra)
         conf = prefix / "nginx.conf"
         conf.write_text(
             _CONF.format(
@@ -189,7 +202,7 @@ def run_nginx(prefix: Path, *, cert_days: int = 30) -> Iterator[Nginx]:
                 user="user root;" if os.geteuid() == 0 else "",
                 http_port=ports[0],
                 https_port=ports[1],
-                listen6=f"listen [::1]:{port6};" if port6 else "",
+                listen6=listen + (f"listen [::1]:{port6};" if port6 else ""),
                 cert=certificate.cert_file,
                 key=certificate.key_file,
             )
@@ -199,7 +212,7 @@ def run_nginx(prefix: Path, *, cert_days: int = 30) -> Iterator[Nginx]:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             if _wait_listening(proc, ports[1], time.monotonic() + 10):
-                yield Nginx(ports[0], ports[1], port6, certificate, www)
+                yield Nginx(ports[0], ports[1], port6, certificate, www, extra)
                 return
         finally:
             if proc.poll() is None:
