@@ -2,9 +2,9 @@
 
 Why not one httpcore pool for everything: httpcore re-examines every connection of a pool each
 time a request starts or ends, so the cost of a request grows with the number of connections the
-pool holds. Measured here (bench/bench_http.py --origins), 500 nginx origins probed 50 at a time
-through one shared httpx pool cost about 50 ms of CPU per probe; with a pool per origin the cost
-stays what one origin costs.
+pool holds. Measured on this 2-core box (bench/bench_http.py), a sweep of 300 nginx origins cost
+16 ms of CPU per request through one shared httpx pool and 2.3 ms through a pool per origin; at
+500 origins, 50 ms against 2.5 ms.
 
 The router also owns what the per-request API of httpx cannot express:
 

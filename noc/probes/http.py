@@ -10,6 +10,10 @@ Each probe runs under one hard deadline, ``HttpTarget.timeout``, covering the co
 handshake, every redirect, the body read and the close: a server that accepts and never answers
 costs exactly that long and holds up nothing else.
 
+Values: ``http.status``; ``http.latency_ms``, from the start to the final response's headers,
+redirects included; ``http.redirects``; ``http.keyword_ok`` when there is a keyword;
+``tls.days_left`` for the first HTTPS hop (also when its certificate is not trusted).
+
 Outcomes: the target answered as expected -> ``OK``; it answered with a status outside
 ``expect_status`` or failed the keyword test -> ``FAILED`` with the values it did give; no answer
 in time, refused, broken TLS -> ``FAILED``; its certificate is not trusted, or the URL or CA file
@@ -33,9 +37,11 @@ import httpx
 from cryptography import x509
 
 from noc import __version__
+from noc.errors import ConfigError
 from noc.probes._http_pools import PEER_CERT, TRUST, PoolRouter, Trust
 from noc.probes._reasons import cause, reason
 from noc.probes.result import ProbeResult, ProbeStatus
+from noc.secrets import mask_url
 
 __all__ = ["DEFAULT_MAX_BODY", "HttpProber", "HttpTarget", "certificate_days_left"]
 
@@ -65,6 +71,21 @@ class HttpTarget:
     timeout: float = 10.0
     headers: tuple[tuple[str, str], ...] = ()
     max_body: int = DEFAULT_MAX_BODY
+
+    def __post_init__(self) -> None:
+        problem = ""
+        if not self.url:
+            problem = "url is empty"
+        elif not self.method or not self.method.isalpha():
+            problem = f"method {self.method!r} is not an HTTP method"
+        elif not self.timeout > 0:
+            problem = f"timeout must be above 0, not {self.timeout}"
+        elif self.max_body < 1:
+            problem = f"max_body must be at least 1 byte, not {self.max_body}"
+        elif not all(100 <= code <= 599 for code in self.expect_status):
+            problem = f"expect_status {self.expect_status} holds a code outside 100-599"
+        if problem:
+            raise ConfigError(f"http check {mask_url(self.url)}: {problem}")
 
     def accepts(self, status: int) -> bool:
         if self.expect_status:
@@ -283,8 +304,8 @@ async def _read_body(response: httpx.Response, keyword: str, limit: int) -> bool
     """Reads the body up to ``limit`` bytes and says whether ``keyword`` is in them.
 
     A body read to its end leaves the connection reusable; one abandoned half-way makes httpcore
-    drop it, and the next probe pays a new TCP and TLS handshake (about 30 times the CPU of a
-    reused request here). So a short body is always read whole, keyword or not.
+    drop it, and the next probe to that origin pays a new TCP and TLS handshake. So a body up to
+    ``limit`` is always read whole, keyword or not.
     """
     needle = b""
     if keyword:

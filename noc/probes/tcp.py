@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from noc.errors import ConfigError
 from noc.probes._reasons import reason
 from noc.probes.result import ProbeResult, ProbeStatus
 
@@ -33,6 +34,19 @@ class TcpTarget:
     """Must appear in the first ``max_read`` bytes of the answer; empty: connecting is enough."""
     timeout: float = 5.0
     max_read: int = 4096
+
+    def __post_init__(self) -> None:
+        problem = ""
+        if not self.host:
+            problem = "host is empty"
+        elif not 0 < self.port < 65536:
+            problem = f"port {self.port} is outside 1-65535"
+        elif not self.timeout > 0:
+            problem = f"timeout must be above 0, not {self.timeout}"
+        elif self.max_read < max(1, len(self.expect)):
+            problem = f"max_read {self.max_read} cannot hold the expected {len(self.expect)} bytes"
+        if problem:
+            raise ConfigError(f"tcp check {self.host}:{self.port}: {problem}")
 
 
 def _ms(since: float) -> float:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from noc.errors import ConfigError
 from noc.probes.http import HttpProber, HttpTarget
 from noc.probes.result import ProbeStatus
 from tests.support.blackhole import TcpBlackhole
@@ -331,3 +332,22 @@ async def test_connections_in_use_are_capped(nginx: Nginx) -> None:
     assert starved.status is ProbeStatus.FAILED
     assert starved.error == "no complete answer within 0.3 s"
     assert after.status is ProbeStatus.OK
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"timeout": 0}, "timeout must be above 0"),
+        ({"method": "GET /x"}, "is not an HTTP method"),
+        ({"max_body": 0}, "max_body must be at least 1 byte"),
+        ({"expect_status": (200, 9000)}, "outside 100-599"),
+    ],
+)
+def test_a_bad_target_is_one_clear_line(change: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        HttpTarget("https://user:secret@127.0.0.1/", **change)  # type: ignore[arg-type]
+
+    text = str(caught.value)
+    assert text.startswith("http check https://user:****@127.0.0.1/: ")
+    assert message in text
+    assert "secret" not in text

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from noc.errors import ConfigError
 from noc.probes.result import ProbeStatus
 from noc.probes.tcp import TcpTarget, probe_tcp
 from tests.support import netns
@@ -129,3 +130,20 @@ async def test_silent_host_ends_at_the_deadline() -> None:
     assert down.status is ProbeStatus.FAILED
     assert down.error == "no answer within 0.5 s"
     assert down.values == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"port": 0}, "port 0 is outside 1-65535"),
+        ({"timeout": -1}, "timeout must be above 0"),
+        ({"expect": b"x" * 10, "max_read": 4}, "cannot hold the expected 10 bytes"),
+    ],
+)
+def test_a_bad_target_is_one_clear_line(change: dict[str, object], message: str) -> None:
+    fields: dict[str, object] = {"host": "127.0.0.1", "port": 22, **change}
+    with pytest.raises(ConfigError) as caught:
+        TcpTarget(**fields)  # type: ignore[arg-type]
+
+    assert str(caught.value).startswith(f"tcp check 127.0.0.1:{fields['port']}: ")
+    assert message in str(caught.value)
