@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -176,7 +177,9 @@ async def test_verification_off_still_reports_expiry(nginx: Nginx, prober: HttpP
     assert result.values["tls.days_left"] == pytest.approx(_expected_days(nginx), abs=0.001)
 
 
-async def test_unreadable_ca_file_is_an_error(nginx: Nginx, prober: HttpProber, tmp_path) -> None:
+async def test_unreadable_ca_file_is_an_error(
+    nginx: Nginx, prober: HttpProber, tmp_path: Path
+) -> None:
     missing = tmp_path / "nope.pem"
     result = await prober.probe(HttpTarget(nginx.https_url, ca_file=str(missing)))
 

@@ -60,7 +60,7 @@ class TcpBlackhole:
         self._held.add(writer)
         task = asyncio.current_task()
         assert task is not None
-        self._handlers.add(task)  # type: ignore[arg-type]
+        self._handlers.add(task)
         try:
             if self.read:
                 while chunk := await reader.read(65536):

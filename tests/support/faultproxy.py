@@ -275,7 +275,7 @@ class TcpFaultProxy(_FaultProxy):
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         self.connections += 1
         peer: asyncio.StreamWriter | None = None
         try:
@@ -289,7 +289,7 @@ class TcpFaultProxy(_FaultProxy):
             writer.transport.abort()
             if peer is not None:
                 peer.transport.abort()
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
 
 
 async def _pump(

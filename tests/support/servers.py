@@ -24,7 +24,7 @@ async def tcp_server(handler: Handler, host: str = "127.0.0.1") -> AsyncIterator
     async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        tasks.add(task)  # type: ignore[arg-type]
+        tasks.add(task)
         writers.add(writer)
         try:
             await handler(reader, writer)
