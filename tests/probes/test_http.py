@@ -314,7 +314,8 @@ async def test_a_post_is_never_sent_twice(
 async def test_idle_origin_pools_are_closed(nginx: Nginx) -> None:
     async with HttpProber(keepalive_expiry=0.2) as prober:
         await prober.probe(HttpTarget(f"{nginx.http_url}/page.html"))
-        await prober.probe(HttpTarget(f"http://localhost:{nginx.http_port}/page.html"))
+        ca = str(nginx.certificate.cert_file)
+        await prober.probe(HttpTarget(f"{nginx.https_url}/page.html", ca_file=ca))
         assert prober.open_pools == 2
         await asyncio.sleep(0.3)
         await prober.probe(HttpTarget(f"{nginx.http_url}/page.html"))
