@@ -16,7 +16,7 @@ from noc.lab.model import FLAP_PERIOD_S, LabDevice, Scenario
 from noc.lab.plan import generate, inventory_toml, loopback_addresses
 from noc.lab.runner import Lab, LabCredentials, start_lab
 from noc.lab.ssh_server import collector_output
-from tests.support_ports import free_port
+from tests.support.ports import free_port
 
 SNMPGET = shutil.which("snmpget")
 CREDS = LabCredentials(community="lab-test", ssh_user="noc", ssh_password="pw")

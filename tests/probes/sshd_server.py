@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.support_ports import free_port
+from tests.support.ports import free_port
 
 SSHD = Path("/usr/sbin/sshd")
 SSH_KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"

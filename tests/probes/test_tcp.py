@@ -13,7 +13,8 @@ from noc.probes.result import ProbeStatus
 from noc.probes.tcp import TcpTarget, probe_tcp
 from tests.support import netns
 from tests.support.blackhole import TcpBlackhole
-from tests.support.nginx import Nginx, free_port, nginx_fixture  # noqa: F401
+from tests.support.nginx import Nginx, nginx_fixture  # noqa: F401
+from tests.support.ports import free_port
 from tests.support.servers import tcp_server
 
 pytestmark = pytest.mark.peers

@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.support.ports import free_port, free_ports
+
 NGINX = "/usr/sbin/nginx"
 KEYWORD = "noc-test-keyword"
 """Appears in ``/page.html`` and nowhere in the other pages."""
@@ -69,22 +71,6 @@ def make_certificate(directory: Path, *, days: int = 30) -> Certificate:
         )
     )
     return Certificate(cert_file, key_file, not_after)
-
-
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """Distinct ports free right now (all held at once while choosing, so none repeats)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with contextlib.ExitStack() as stack:
-        socks = [
-            stack.enter_context(socket.socket(family, socket.SOCK_STREAM)) for _ in range(count)
-        ]
-        for sock in socks:
-            sock.bind((host, 0))
-        return [int(sock.getsockname()[1]) for sock in socks]
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    return free_ports(1, host)[0]
 
 
 @dataclass(frozen=True, slots=True)
