@@ -89,6 +89,11 @@ class ManualClock:
             if timer is not None and not timer.done():
                 timer.cancel()
 
+    def jump(self, seconds: float) -> None:
+        """Time passes with nobody running: a starved or suspended loop. Nothing wakes until
+        the next ``advance``, which then finds everything overdue at once."""
+        self._now += seconds
+
     async def advance(self, seconds: float, *, step: float | None = None) -> None:
         """Move time forward, waking each sleeper at its own moment and letting it run.
 

@@ -62,11 +62,9 @@ def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
 
 
-def _credential_name(check: Check, device: Device) -> str:
-    named = check.params.get("credential")
-    if isinstance(named, str) and named:
-        return named
-    return ""
+def _credential_name(check: Check) -> str:
+    named = (check.params or {}).get("credential")
+    return named if isinstance(named, str) else ""
 
 
 def build_job(
@@ -75,7 +73,7 @@ def build_job(
     profiles: Mapping[str, CredentialProfile],
     defaults: PollerSettings,
 ) -> CheckJob:
-    name = _credential_name(check, device)
+    name = _credential_name(check)
     kind = CREDENTIAL_KIND.get(check.type)
     if not name and kind is not None:
         # No explicit profile: the first of the device's profiles of the right kind.
@@ -126,7 +124,7 @@ async def load_jobs(
     if wanted:
         query = query.where(Device.zone == wanted)
     async with store.read() as session:
-        rows = (await session.execute(query)).tuples().all()
+        rows = (await session.execute(query)).all()
         profiles = {p.name: p for p in await session.scalars(select(CredentialProfile))}
     return [build_job(check, device, profiles, defaults) for check, device in rows]
 
