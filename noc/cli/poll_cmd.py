@@ -76,6 +76,11 @@ def plain(text: str, limit: int = 80) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
+def format_ms(seconds: float) -> str:
+    ms = seconds * 1000
+    return f"{ms:.3f} ms" if ms < 1 else f"{ms:.1f} ms" if ms < 100 else f"{ms:.0f} ms"
+
+
 def _ordered(report: CycleReport) -> list[CheckOutcome]:
     return sorted(report.outcomes, key=lambda o: (o.job.device_name, o.job.check_name))
 
@@ -112,7 +117,7 @@ def print_table(report: CycleReport) -> None:
     rows = []
     for o in _ordered(report):
         key = key_value(o.job.check_type, o.result)
-        rtt = f"{o.result.rtt * 1000:.1f} ms" if o.result.rtt is not None else "-"
+        rtt = format_ms(o.result.rtt) if o.result.rtt is not None else "-"
         rows.append(
             (
                 plain(o.job.device_name, 32),

@@ -16,6 +16,7 @@ so a probe normally reports its own, more precise failure before the scheduler's
 from __future__ import annotations
 
 import asyncio
+import importlib
 import ipaddress
 import socket
 from collections.abc import Callable, Mapping, Sequence
@@ -114,22 +115,27 @@ class Params:
         return value
 
 
-def credential_of(job: CheckJob, kind: str, *, required: bool = True) -> Params | None:
-    """The job's credential profile params, checked to be of ``kind``."""
+def optional_credential(job: CheckJob, kind: str) -> Params | None:
+    """The job's credential profile params, checked to be of ``kind``; None if it has none."""
     cred = job.credential
     if cred is None:
         if job.credential_name:
             raise ConfigError(
                 f"check {job.label}: no credential profile named {job.credential_name!r}"
             )
-        if required:
-            raise ConfigError(f"check {job.label}: needs a {kind} credential profile")
         return None
     if cred.kind != kind:
         raise ConfigError(
             f"check {job.label}: credential {cred.name!r} is a {cred.kind} profile, not {kind}"
         )
     return Params(job, cred.params)
+
+
+def credential_of(job: CheckJob, kind: str) -> Params:
+    cred = optional_credential(job, kind)
+    if cred is None:
+        raise ConfigError(f"check {job.label}: needs a {kind} credential profile")
+    return cred
 
 
 def secret(job: CheckJob, role: str) -> str | None:
@@ -177,7 +183,10 @@ class IcmpAdapter:
     def batch_budget(self, jobs: Sequence[CheckJob]) -> float:
         budget = max((job.timeout for job in jobs), default=0.0)
         if self._pps:
-            requests = sum(Params(job).integer("count", 3) for job in jobs)
+            requests = 0
+            for job in jobs:
+                count = job.params.get("count", 3)
+                requests += count if isinstance(count, int) and 0 < count <= 100 else 1
             budget += requests / self._pps
         return budget
 
@@ -196,7 +205,6 @@ class IcmpAdapter:
         return (await self.probe_many([job]))[job.check_id]
 
     async def probe_many(self, jobs: Sequence[CheckJob]) -> dict[int, ProbeResult]:
-        pinger = await self._get_pinger()
         results: dict[int, ProbeResult] = {}
         groups: dict[tuple[int, float, float], list[tuple[CheckJob, str]]] = {}
         budget = self.batch_budget(jobs)
@@ -210,6 +218,10 @@ class IcmpAdapter:
                 results[job.check_id] = ProbeResult(ProbeStatus.ERROR, error=str(exc))
                 continue
             groups.setdefault(key, []).append((job, address))
+
+        if not groups:
+            return results
+        pinger = await self._get_pinger()
 
         async def sweep(key: tuple[int, float, float], members: list[tuple[CheckJob, str]]) -> None:
             count, gap, reply_wait = key
@@ -231,30 +243,41 @@ class IcmpAdapter:
             self._pinger = None
 
 
+def _is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
+
+
 async def _ip_addresses(jobs: Sequence[CheckJob], budget: float) -> list[str | ProbeResult]:
     """IP literals as they are; names resolved (a ping needs an address, not a name)."""
+    out: list[str | ProbeResult] = [job.address for job in jobs]
+    names = [i for i, job in enumerate(jobs) if not _is_ip(job.address)]
+    if not names:
+        return out
     loop = asyncio.get_running_loop()
 
-    async def one(job: CheckJob) -> str | ProbeResult:
-        try:
-            ipaddress.ip_address(job.address)
-            return job.address
-        except ValueError:
-            pass
+    async def resolve(name: str) -> str | ProbeResult:
         try:
             async with asyncio.timeout(max(budget, 0.1)):
-                info = await loop.getaddrinfo(job.address, None, type=socket.SOCK_RAW)
+                info = await loop.getaddrinfo(name, None, type=socket.SOCK_RAW)
         except TimeoutError:
             return ProbeResult(
-                ProbeStatus.FAILED, error=f"cannot resolve {job.address}: no answer in time"
+                ProbeStatus.FAILED, error=f"cannot resolve {name}: no answer in time"
             )
         except OSError as exc:
             return ProbeResult(
-                ProbeStatus.ERROR, error=f"cannot resolve {job.address}: {exc.strerror or exc}"
+                ProbeStatus.ERROR, error=f"cannot resolve {name}: {exc.strerror or exc}"
             )
         return str(info[0][4][0])
 
-    return list(await asyncio.gather(*(one(job) for job in jobs)))
+    unique = sorted({jobs[i].address for i in names})
+    resolved = dict(zip(unique, await asyncio.gather(*(resolve(n) for n in unique)), strict=True))
+    for i in names:
+        out[i] = resolved[jobs[i].address]
+    return out
 
 
 class TcpAdapter:
@@ -305,7 +328,7 @@ class HttpAdapter:
         ):
             raise params.fail("headers", "expected a table of text headers")
         headers = list(raw.items())
-        cred = credential_of(job, "http", required=False)
+        cred = optional_credential(job, "http")
         if cred is not None:
             token = secret(job, "token")
             password = secret(job, "password")
@@ -360,12 +383,11 @@ class SshAdapter:
         self._pool: SshPool | None = None
 
     async def probe(self, job: CheckJob) -> ProbeResult:
+        cred = credential_of(job, "ssh")
         try:
             from noc.probes.ssh import SshPool, SshTarget, SshTimeouts
         except ModuleNotFoundError as exc:
             raise _unavailable("ssh", exc) from None
-        cred = credential_of(job, "ssh")
-        assert cred is not None
         if cred.source.get("jump"):
             raise cred.fail("jump", "jump hosts are not supported by the poller yet")
         key_file = cred.text("key_file")
@@ -409,6 +431,7 @@ class SnmpAdapter:
         self._poller: SnmpPoller | None = None
 
     async def probe(self, job: CheckJob) -> ProbeResult:
+        cred = credential_of(job, "snmp")
         try:
             from noc.probes.snmp import (
                 AuthProtocol,
@@ -422,8 +445,6 @@ class SnmpAdapter:
             if isinstance(exc, ModuleNotFoundError):
                 raise _unavailable("snmp", exc) from None
             raise ProbeUnavailable(f"the snmp probe is not complete in this build: {exc}") from None
-        cred = credential_of(job, "snmp")
-        assert cred is not None
         params = Params(job)
         collect = job.params.get("collect")
         try:
@@ -493,6 +514,30 @@ DEFAULT_FACTORIES: dict[str, AdapterFactory] = {
 }
 
 
+PROBE_MODULES = {
+    "icmp": "noc.probes.icmp",
+    "tcp": "noc.probes.tcp",
+    "http": "noc.probes.http",
+    "ssh": "noc.probes.ssh",
+    "snmp": "noc.probes.snmp",
+    "local": "noc.probes.local",
+}
+
+
+def preload(check_type: str) -> None:
+    """Import a probe's module now, when the scheduler loads its jobs, rather than in the
+    middle of the first poll: a first import of httpx or pysnmp blocks the event loop for a
+    good part of a second, which every run due meanwhile would see as lag. A missing module
+    is reported by the first poll of that type instead."""
+    module = PROBE_MODULES.get(check_type)
+    if module is None:
+        return
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        pass
+
+
 class Adapters:
     """The adapters of one poller, by check type; created on first use, closed together.
 
@@ -515,6 +560,7 @@ class Adapters:
     def get(self, check_type: str) -> Adapter | None:
         adapter = self._made.get(check_type)
         if adapter is None and check_type in self._factories:
+            preload(check_type)
             adapter = self._made[check_type] = self._factories[check_type](self._settings)
         return adapter
 

@@ -7,7 +7,9 @@ how many were open at once (the per-target cap is measured here, at the receivin
 from __future__ import annotations
 
 import asyncio
+import http.server
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -157,3 +159,62 @@ async def wait_until(predicate: Callable[[], bool], limit: float = 5.0) -> None:
 
 def ids(outcomes: Sequence[CheckOutcome]) -> list[int]:
     return [o.job.check_id for o in outcomes]
+
+
+class PeerThread:
+    """Loopback peers on an event loop of their own, for tests that call ``asyncio.run``
+    themselves (the CLI). Every listener it starts is closed by ``close``."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self._listeners: list[Listener] = []
+
+    def listen(self, mode: str, host: str = "127.0.0.1", hold: float = 0.0) -> Listener:
+        listener = Listener(mode, host=host, hold=hold)
+        asyncio.run_coroutine_threadsafe(listener.start(), self.loop).result(5)
+        self._listeners.append(listener)
+        return listener
+
+    def close(self) -> None:
+        for listener in self._listeners:
+            asyncio.run_coroutine_threadsafe(listener.close(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.loop.close()
+
+
+class _Page(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        if self.path == "/secret" and self.headers.get("Authorization") != self.server.auth:  # type: ignore[attr-defined]
+            self.send_response(401)
+            self.end_headers()
+            return
+        body = b"<h1>Welcome to the test site</h1>" if self.path != "/broken" else b"oops"
+        self.send_response(200 if self.path != "/broken" else 500)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+class HttpSite:
+    """A local web server: ``/`` says Welcome, ``/broken`` is a 500, ``/secret`` wants
+    ``auth`` as its Authorization header."""
+
+    def __init__(self, host: str = "127.0.0.1", auth: str = "") -> None:
+        self.server = http.server.ThreadingHTTPServer((host, 0), _Page)
+        self.server.auth = auth  # type: ignore[attr-defined]
+        self.server.daemon_threads = True
+        self.url = f"http://{host}:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(5)

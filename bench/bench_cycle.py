@@ -1,0 +1,239 @@
+"""One poller cycle over N loopback devices (ICMP + TCP), through the whole pipeline.
+
+Builds N devices on 127.77.0.0/16 — each with an ICMP check and a TCP check against a listener
+on its own address, a few of them refusing (every 50th) or accepting and never answering
+(every 100th) — imports them into a scratch SQLite store, and runs one cycle of the scheduler
+with the batch writer behind it, first runs spread over ``--spread`` seconds. It prints the
+cycle time, the scheduler lag (p50/p99/max), late and dropped runs, and what the writer stored
+or dropped. For scale, the same addresses are swept by fping in the same run and by the
+scheduler's ICMP lane alone, and the ratio printed.
+
+    python bench/bench_cycle.py [--devices 500] [--spread 2] [--hung-timeout 1]
+
+Bounded: at most 5,000 devices and 120 s of wall time; every listener is closed at the end.
+The 10,000-device cycle against the simulated lab comes with ``noc lab``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from noc.config import PollerSettings, Settings
+from noc.inventory.importer import import_inventory, load_inventory
+from noc.polling.adapters import Adapters
+from noc.polling.jobs import CheckJob, load_jobs
+from noc.polling.outcome import CheckOutcome
+from noc.polling.scheduler import Scheduler
+from noc.polling.writer import ResultWriter
+from noc.storage import Store
+
+FIRST = ipaddress.IPv4Address("127.77.0.1")
+MAX_DEVICES = 5_000
+LIMIT_S = 120.0
+FPING_TIMEOUT_MS = 500
+
+
+class Peer:
+    """What answers on one device address: a listener that closes at once, one that never
+    speaks, or a bound port that refuses."""
+
+    def __init__(self, address: str, kind: str) -> None:
+        self.address = address
+        self.kind = kind
+        self.port = 0
+        self.server: asyncio.Server | None = None
+        self.sock: socket.socket | None = None
+
+    async def start(self) -> None:
+        if self.kind == "refused":
+            self.sock = socket.socket()
+            self.sock.bind((self.address, 0))
+            self.port = self.sock.getsockname()[1]
+            return
+        self.server = await asyncio.start_server(self._handle, self.address, 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if self.kind == "hung":
+                await reader.read()
+            else:
+                writer.write(b"ok\n")
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.transport.abort()
+
+    async def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        if self.server is not None:
+            self.server.close()
+
+
+def kind_of(index: int) -> str:
+    if index % 100 == 99:
+        return "hung"
+    if index % 50 == 49:
+        return "refused"
+    return "open"
+
+
+def inventory_toml(peers: Sequence[Peer], hung_timeout: float) -> str:
+    lines = ['[[clients]]\ncode = "bench"\nname = "Bench"\n']
+    for i, peer in enumerate(peers):
+        tcp = f'{{ type = "tcp", port = {peer.port}, expect = "ok", retries = 0'
+        if peer.kind == "hung":
+            tcp += f", timeout = {hung_timeout}"
+        lines.append(
+            f'[[devices]]\nname = "d{i:05d}"\nclient = "bench"\naddress = "{peer.address}"\n'
+            f'checks = [{{ type = "icmp", count = 1 }}, {tcp} }}]\n'
+        )
+    return "\n".join(lines)
+
+
+def fping_seconds(addresses: Sequence[str]) -> float | None:
+    fping = shutil.which("fping")
+    if fping is None:
+        return None
+    started = time.perf_counter()
+    subprocess.run(
+        [fping, "-i", "0", "-r", "0", "-t", str(FPING_TIMEOUT_MS)],
+        input="\n".join(addresses),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return time.perf_counter() - started
+
+
+class Sink:
+    """Counts and forwards, noting when the last outcome arrived."""
+
+    def __init__(self, writer: ResultWriter | None) -> None:
+        self.writer = writer
+        self.last = 0.0
+
+    def submit(self, outcome: CheckOutcome) -> None:
+        self.last = time.perf_counter()
+        if self.writer is not None:
+            self.writer.submit(outcome)
+
+
+def percentiles_ms(scheduler: Scheduler) -> str:
+    lag = scheduler.stats.lag_summary()
+    return ", ".join(f"{key} {lag[key] * 1000:.1f} ms" for key in ("p50", "p99", "max"))
+
+
+async def icmp_lane(jobs: list[CheckJob], settings: PollerSettings) -> float:
+    adapters = Adapters()
+    sink = Sink(None)
+    scheduler = Scheduler.from_settings(settings, adapters, sink)
+    started = time.perf_counter()
+    await scheduler.run_once([j for j in jobs if j.check_type == "icmp"])
+    elapsed = time.perf_counter() - started
+    await adapters.aclose()
+    return elapsed
+
+
+async def main(args: argparse.Namespace) -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    n = args.devices
+    peers = [Peer(str(FIRST + i), kind_of(i)) for i in range(n)]
+    for peer in peers:
+        await peer.start()
+    tmp = Path(tempfile.mkdtemp(prefix="noc-bench-"))
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp / 'bench.db'}")
+    try:
+        inventory = tmp / "bench.toml"
+        inventory.write_text(inventory_toml(peers, args.hung_timeout), encoding="utf-8")
+        t0 = time.perf_counter()
+        await import_inventory(store, load_inventory(inventory))
+        print(f"imported {n} devices in {time.perf_counter() - t0:.1f} s")
+        settings = Settings()
+        jobs = await load_jobs(store, settings.poller)
+
+        addresses = [p.address for p in peers]
+        fping = fping_seconds(addresses)
+        lane = await icmp_lane(jobs, settings.poller)
+        if fping is not None:
+            print(
+                f"ICMP sweep of {n} addresses: scheduler lane {lane:.2f} s, fping {fping:.2f} s "
+                f"(ratio {lane / fping:.2f})"
+            )
+        else:
+            print(f"ICMP sweep of {n} addresses: scheduler lane {lane:.2f} s (fping not installed)")
+
+        adapters = Adapters(settings)
+        writer = ResultWriter(store)
+        sink = Sink(writer)
+        scheduler = Scheduler.from_settings(settings.poller, adapters, sink)
+        writer.start()
+        started = time.perf_counter()
+        outcomes = await scheduler.run_once(jobs, spread=args.spread)
+        cycle = sink.last - started
+        await adapters.aclose()
+        flush_started = time.perf_counter()
+        await writer.aclose()
+        flushed = time.perf_counter() - flush_started
+
+        s, w = scheduler.stats, writer.stats
+        states: dict[str, int] = {}
+        for o in outcomes:
+            states[str(o.state)] = states.get(str(o.state), 0) + 1
+        kinds = {k: sum(1 for p in peers if p.kind == k) for k in ("open", "refused", "hung")}
+        print(
+            f"cycle: {len(jobs)} checks ({n} icmp, tcp {kinds['open']} open, "
+            f"{kinds['refused']} refused, {kinds['hung']} hung at {args.hung_timeout:g} s) "
+            f"spread over {args.spread:g} s"
+        )
+        print(f"  cycle time {cycle:.2f} s; states {dict(sorted(states.items()))}")
+        print(f"  scheduler lag {percentiles_ms(scheduler)}")
+        print(
+            f"  late {s.late}, dropped {s.dropped}, deadline hits {s.deadline_hits}, "
+            f"retries {s.retries}, crashed {s.crashed}"
+        )
+        print(
+            f"  writer: {w.outcomes} states, {w.samples} samples in {w.batches} batches, "
+            f"dropped {w.dropped}, lost {w.lost}, final flush {flushed * 1000:.0f} ms"
+        )
+        return 0 if s.dropped == 0 and w.dropped == 0 and w.lost == 0 else 1
+    finally:
+        await store.close()
+        for peer in peers:
+            await peer.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=500)
+    parser.add_argument("--spread", type=float, default=2.0, help="seconds to spread runs over")
+    parser.add_argument("--hung-timeout", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    if not 1 <= args.devices <= MAX_DEVICES:
+        parser.error(f"--devices must be from 1 to {MAX_DEVICES}")
+    return args
+
+
+async def bounded(args: argparse.Namespace) -> int:
+    async with asyncio.timeout(LIMIT_S):
+        return await main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(bounded(parse(sys.argv[1:]))))

@@ -1,0 +1,155 @@
+"""From stored checks to probe calls: credentials resolved at poll time, clear errors, sweeps.
+
+Each probe is exercised against a real loopback peer when its module is in this tree; the
+rules that hold before any probe runs (credentials, missing modules) are tested regardless.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from collections.abc import Iterator
+from types import MappingProxyType
+
+import pytest
+
+from noc.polling.adapters import Adapters, IcmpAdapter
+from noc.polling.jobs import CheckJob, Credential
+from noc.polling.outcome import State
+from noc.polling.scheduler import Scheduler
+from tests.polling.peers import HttpSite, Recorder, job
+
+
+def with_credential(base: CheckJob, cred: Credential | None, name: str = "") -> CheckJob:
+    from dataclasses import replace
+
+    return replace(base, credential=cred, credential_name=name or (cred.name if cred else ""))
+
+
+def web_credential() -> Credential:
+    return Credential(
+        name="web",
+        kind="http",
+        params=MappingProxyType({"username": "monitor"}),
+        secret_refs=MappingProxyType({"password": "env:NOC_TEST_WEB_PASSWORD"}),
+    )
+
+
+async def run(*jobs: CheckJob) -> dict[int, State | str]:
+    sched = Scheduler(Adapters(), Recorder(), retry_delay=0.01)
+    outcomes = await sched.run_once(jobs)
+    return {o.job.check_id: o.state for o in outcomes} | {
+        -o.job.check_id: o.output for o in outcomes
+    }
+
+
+async def test_a_missing_or_wrong_credential_is_unknown_with_the_reason() -> None:
+    ssh = job(1, check_type="ssh")
+    named = with_credential(job(2, check_type="ssh"), None, name="gone")
+    wrong = with_credential(job(3, check_type="snmp"), web_credential())
+    result = await run(ssh, named, wrong)
+    assert result[1] is State.UNKNOWN and "needs a ssh credential profile" in str(result[-1])
+    assert result[2] is State.UNKNOWN and "no credential profile named 'gone'" in str(result[-2])
+    assert "is a http profile, not snmp" in str(result[-3])
+
+
+async def test_a_probe_missing_from_the_build_is_unknown_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "noc.probes.tcp", None)  # as if the module were absent
+    result = await run(job(1, params={"port": 9}))
+    assert result[1] is State.UNKNOWN
+    assert "the tcp probe is not part of this build" in str(result[-1])
+
+
+async def test_bad_params_are_unknown_naming_the_check_and_field() -> None:
+    result = await run(job(1, check_type="icmp", params={"count": "many"}))
+    assert result[1] is State.UNKNOWN
+    assert str(result[-1]).startswith("check dev1/icmp1: count: expected a whole number")
+
+
+@pytest.fixture
+def secret_site(monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpSite]:
+    token = base64.b64encode(b"monitor:s3cret-one").decode()
+    monkeypatch.setenv("NOC_TEST_WEB_PASSWORD", "s3cret-one")
+    server = HttpSite(auth=f"Basic {token}")
+    yield server
+    server.close()
+
+
+async def test_http_secrets_are_resolved_at_each_poll(
+    secret_site: HttpSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("noc.probes.http", reason="the HTTP probe is not merged yet")
+    check = with_credential(
+        job(1, check_type="http", params={"url": f"{secret_site.url}/secret"}, timeout=2.0),
+        web_credential(),
+    )
+    assert (await run(check))[1] is State.OK
+    monkeypatch.setenv("NOC_TEST_WEB_PASSWORD", "rotated-but-not-on-the-server")
+    result = await run(check)
+    assert result[1] is State.CRITICAL and "401" in str(result[-1])
+    monkeypatch.delenv("NOC_TEST_WEB_PASSWORD")
+    result = await run(check)
+    assert result[1] is State.UNKNOWN
+    assert "NOC_TEST_WEB_PASSWORD is not set" in str(result[-1])
+
+
+async def test_http_keyword_and_status() -> None:
+    pytest.importorskip("noc.probes.http", reason="the HTTP probe is not merged yet")
+    site = HttpSite()
+    try:
+        ok = job(1, check_type="http", params={"url": f"{site.url}/", "keyword": "Welcome"})
+        missing = job(2, check_type="http", params={"url": f"{site.url}/", "keyword": "Goodbye"})
+        broken = job(3, check_type="http", params={"url": f"{site.url}/broken"})
+        teapot = job(
+            4, check_type="http", params={"url": f"{site.url}/broken", "expect_status": 500}
+        )
+        result = await run(ok, missing, broken, teapot)
+    finally:
+        site.close()
+    assert [result[i] for i in (1, 2, 3, 4)] == [
+        State.OK,
+        State.CRITICAL,
+        State.CRITICAL,
+        State.OK,
+    ]
+
+
+def icmp_or_skip() -> None:
+    icmp = pytest.importorskip("noc.probes.icmp", reason="the ICMP probe is not merged yet")
+    capability = icmp.icmp_capability()
+    if not capability.ok:
+        pytest.skip(f"no ICMP here: {capability.message}")
+
+
+async def test_icmp_checks_go_out_on_one_socket_and_names_are_resolved() -> None:
+    icmp_or_skip()
+    adapter = IcmpAdapter()
+    jobs = [
+        job(i, check_type="icmp", address=f"127.0.9.{i}", params={"count": 2}) for i in range(1, 41)
+    ]
+    jobs.append(job(99, check_type="icmp", address="localhost", params={"count": 1}))
+    try:
+        results = await adapter.probe_many(jobs)
+        assert adapter._pinger is not None and adapter._pinger.open_sockets <= 2
+    finally:
+        await adapter.aclose()
+    assert len(results) == 41
+    assert all(r.ok for r in results.values()), [r.error for r in results.values() if not r.ok]
+    assert results[1].values["sent"] == 2 and results[99].values["sent"] == 1
+
+
+async def test_icmp_timeout_must_fit_the_requests() -> None:
+    result = await run(
+        job(1, check_type="icmp", params={"count": 10, "packet_interval": 1.0}, timeout=2.0)
+    )
+    assert result[1] is State.UNKNOWN and "cannot fit 10 requests" in str(result[-1])
+
+
+async def test_local_reads_this_host() -> None:
+    pytest.importorskip("noc.probes.local", reason="the local probe is not merged yet")
+    sched = Scheduler(Adapters(), Recorder())
+    [outcome] = await sched.run_once([job(1, check_type="local", timeout=5.0)])
+    assert outcome.state is State.OK
+    assert 0.0 <= outcome.result.values["cpu.used_pct"] <= 100.0
