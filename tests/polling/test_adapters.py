@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import base64
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -18,6 +21,10 @@ from noc.polling.jobs import CheckJob, Credential
 from noc.polling.outcome import State
 from noc.polling.scheduler import Scheduler
 from tests.polling.peers import HttpSite, Recorder, job
+from tests.support_ports import free_port
+
+if TYPE_CHECKING:
+    from noc.lab.runner import Lab
 
 
 def with_credential(base: CheckJob, cred: Credential | None, name: str = "") -> CheckJob:
@@ -153,3 +160,68 @@ async def test_local_reads_this_host() -> None:
     [outcome] = await sched.run_once([job(1, check_type="local", timeout=5.0)])
     assert outcome.state is State.OK
     assert 0.0 <= outcome.result.values["cpu.used_pct"] <= 100.0
+
+
+@pytest.fixture
+async def ssh_lab(tmp_path: Path) -> AsyncIterator[Lab]:
+    pytest.importorskip("noc.probes.ssh", reason="the SSH probe is not merged yet")
+    from noc.lab.model import LabDevice, Scenario
+    from noc.lab.runner import LabCredentials, start_lab
+
+    port = free_port(host="127.31.1.1")
+    devices = [
+        LabDevice(name="srv", address="127.31.1.1", ssh_port=port, epoch=time.time()),
+        LabDevice(
+            name="dead",
+            address="127.31.1.2",
+            ssh_port=port,
+            scenario=Scenario.DOWN,
+            epoch=time.time(),
+        ),
+    ]
+    creds = LabCredentials(ssh_user="noc", ssh_password="lab-pw")
+    lab = await start_lab(devices, creds, tmp_path)
+    try:
+        yield lab
+    finally:
+        await lab.close()
+
+
+def ssh_job(check_id: int, address: str, port: int, known_hosts: str) -> CheckJob:
+    cred = Credential(
+        name="lab-ssh",
+        kind="ssh",
+        params=MappingProxyType({"username": "noc", "known_hosts": known_hosts}),
+        secret_refs=MappingProxyType({"password": "env:NOC_TEST_SSH_PASSWORD"}),
+    )
+    base = job(check_id, check_type="ssh", address=address, params={"port": port}, timeout=5.0)
+    return with_credential(base, cred)
+
+
+async def test_ssh_checks_log_in_with_the_profile_and_report_host_metrics(
+    ssh_lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert ssh_lab.known_hosts is not None
+    srv, dead = ssh_lab.devices
+    assert srv.ssh_port is not None
+    known = str(ssh_lab.known_hosts)
+    monkeypatch.setenv("NOC_TEST_SSH_PASSWORD", "lab-pw")
+    sched = Scheduler(Adapters(), Recorder(), retry_delay=0.01)
+    outcomes = await sched.run_once(
+        [
+            ssh_job(1, srv.address, srv.ssh_port, known),
+            ssh_job(2, dead.address, srv.ssh_port, known),
+        ]
+    )
+    by_id = {o.job.check_id: o for o in outcomes}
+    assert by_id[1].state is State.OK, by_id[1].output
+    assert 0.0 <= by_id[1].result.values["cpu.used_pct"] <= 100.0
+    assert by_id[2].state is State.CRITICAL and by_id[2].attempts == 3  # default retries
+    assert "127.31.1.2" in by_id[2].output
+
+    monkeypatch.setenv("NOC_TEST_SSH_PASSWORD", "wrong")
+    [denied] = await Scheduler(Adapters(), Recorder()).run_once(
+        [ssh_job(1, srv.address, srv.ssh_port, known)]
+    )
+    assert denied.state is State.UNKNOWN and "login refused" in denied.output
+    assert denied.attempts == 1  # a credential to fix, not an outage: never retried
