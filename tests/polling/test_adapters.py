@@ -194,7 +194,9 @@ def ssh_job(check_id: int, address: str, port: int, known_hosts: str) -> CheckJo
         params=MappingProxyType({"username": "noc", "known_hosts": known_hosts}),
         secret_refs=MappingProxyType({"password": "env:NOC_TEST_SSH_PASSWORD"}),
     )
-    base = job(check_id, check_type="ssh", address=address, params={"port": port}, timeout=5.0)
+    base = job(
+        check_id, check_type="ssh", address=address, params={"port": port}, timeout=5.0, retries=1
+    )
     return with_credential(base, cred)
 
 
@@ -216,7 +218,7 @@ async def test_ssh_checks_log_in_with_the_profile_and_report_host_metrics(
     by_id = {o.job.check_id: o for o in outcomes}
     assert by_id[1].state is State.OK, by_id[1].output
     assert 0.0 <= by_id[1].result.values["cpu.used_pct"] <= 100.0
-    assert by_id[2].state is State.CRITICAL and by_id[2].attempts == 3  # default retries
+    assert by_id[2].state is State.CRITICAL and by_id[2].attempts == 2  # retried once
     assert "127.31.1.2" in by_id[2].output
 
     monkeypatch.setenv("NOC_TEST_SSH_PASSWORD", "wrong")
