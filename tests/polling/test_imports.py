@@ -9,7 +9,7 @@ import sys
 def test_polling_imports_no_ui_and_no_probe_libraries() -> None:
     code = (
         "import sys\n"
-        "import noc.polling, noc.cli.poll_cmd\n"
+        "import noc.polling, noc.polling.service\n"
         "heavy = ('textual', 'httpx', 'asyncssh', 'pysnmp', 'psutil')\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
         "probes = sorted(m for m in sys.modules if m.startswith('noc.probes.'))\n"
