@@ -20,7 +20,7 @@ import importlib
 import ipaddress
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 from noc.config import Settings
 from noc.errors import ConfigError, NocError
@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from noc.probes.http import HttpProber
     from noc.probes.icmp import IcmpPinger
     from noc.probes.local import LocalProbe
-    from noc.probes.snmp import SnmpPoller
+    from noc.probes.snmp import SnmpPoller, SnmpWorkerPool
+
+    SnmpProber: TypeAlias = SnmpPoller | SnmpWorkerPool
     from noc.probes.ssh import SshPool
 
 
@@ -425,35 +427,39 @@ class SshAdapter:
 
 
 class SnmpAdapter:
+    """SNMP through one shared prober: in this process, or over ``workers`` processes when
+    one core cannot keep up with pysnmp's per-request CPU cost."""
+
     check_type = "snmp"
 
-    def __init__(self) -> None:
-        self._poller: SnmpPoller | None = None
+    def __init__(self, *, workers: int = 1) -> None:
+        self._workers = workers
+        self._prober: SnmpProber | None = None
+
+    async def _get_prober(self) -> SnmpProber:
+        if self._prober is None:
+            try:
+                from noc.probes.snmp import open_snmp
+            except ModuleNotFoundError as exc:
+                raise _unavailable("snmp", exc) from None
+            prober: SnmpProber = open_snmp(self._workers)
+            await prober.__aenter__()
+            self._prober = prober
+        return self._prober
 
     async def probe(self, job: CheckJob) -> ProbeResult:
         cred = credential_of(job, "snmp")
-        try:
-            from noc.probes.snmp import (
-                AuthProtocol,
-                Collect,
-                PrivProtocol,
-                SnmpPoller,
-                SnmpTarget,
-                SnmpVersion,
-            )
-        except (ModuleNotFoundError, ImportError) as exc:
-            if isinstance(exc, ModuleNotFoundError):
-                raise _unavailable("snmp", exc) from None
-            raise ProbeUnavailable(f"the snmp probe is not complete in this build: {exc}") from None
+        prober = await self._get_prober()
+        from noc.probes.snmp import AuthProtocol, Collect, PrivProtocol, SnmpTarget, SnmpVersion
+
         params = Params(job)
         collect = job.params.get("collect")
         try:
             parts = frozenset(Collect(str(c)) for c in collect) if collect else frozenset(Collect)
-            version = SnmpVersion(str(cred.source.get("version", "2c")))
             target = SnmpTarget(
                 address=job.address,
                 port=params.port("port", cred.integer("port", 161)),
-                version=version,
+                version=SnmpVersion(str(cred.source.get("version", "2c"))),
                 community=secret(job, "community") or "",
                 user=cred.text("username"),
                 auth_protocol=AuthProtocol(cred.text("auth_protocol", "none").lower()),
@@ -468,15 +474,13 @@ class SnmpAdapter:
             )
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"check {job.label}: {exc}") from None
-        if self._poller is None:
-            self._poller = SnmpPoller()
-        result: ProbeResult = await self._poller.poll(target)
+        result: ProbeResult = await prober.poll(target)
         return result
 
     async def aclose(self) -> None:
-        if self._poller is not None:
-            await self._poller.aclose()
-            self._poller = None
+        if self._prober is not None:
+            prober, self._prober = self._prober, None
+            await prober.__aexit__(None, None, None)
 
 
 class LocalAdapter:

@@ -7,6 +7,7 @@ rules that hold before any probe runs (credentials, missing modules) are tested 
 from __future__ import annotations
 
 import base64
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -227,3 +228,58 @@ async def test_ssh_checks_log_in_with_the_profile_and_report_host_metrics(
     )
     assert denied.state is State.UNKNOWN and "login refused" in denied.output
     assert denied.attempts == 1  # a credential to fix, not an outage: never retried
+
+
+@pytest.fixture
+async def snmp_lab(tmp_path: Path) -> AsyncIterator[Lab]:
+    pytest.importorskip("noc.probes.snmp", reason="the SNMP probe is not merged yet")
+    from noc.lab.model import LabDevice, Scenario
+    from noc.lab.runner import LabCredentials, start_lab
+
+    port = free_port(socket.SOCK_DGRAM, host="127.31.2.1")
+    devices = [
+        LabDevice(
+            name="gw", address="127.31.2.1", kind="router", snmp_port=port, epoch=time.time()
+        ),
+        LabDevice(
+            name="gone",
+            address="127.31.2.2",
+            kind="router",
+            snmp_port=port,
+            scenario=Scenario.DOWN,
+            epoch=time.time(),
+        ),
+    ]
+    lab = await start_lab(devices, LabCredentials(community="lab-community"), tmp_path)
+    try:
+        yield lab
+    finally:
+        await lab.close()
+
+
+def snmp_job(check_id: int, address: str, port: int) -> CheckJob:
+    cred = Credential(
+        name="lab-snmp",
+        kind="snmp",
+        params=MappingProxyType({"version": "2c"}),
+        secret_refs=MappingProxyType({"community": "env:NOC_TEST_SNMP_COMMUNITY"}),
+    )
+    base = job(check_id, check_type="snmp", address=address, params={"port": port}, timeout=2.0)
+    return with_credential(base, cred)
+
+
+async def test_snmp_checks_read_the_agent_with_the_profiles_community(
+    snmp_lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gw, gone = snmp_lab.devices
+    assert gw.snmp_port is not None
+    monkeypatch.setenv("NOC_TEST_SNMP_COMMUNITY", "lab-community")
+    sched = Scheduler(Adapters(), Recorder(), retry_delay=0.01)
+    outcomes = await sched.run_once(
+        [snmp_job(1, gw.address, gw.snmp_port), snmp_job(2, gone.address, gw.snmp_port)]
+    )
+    by_id = {o.job.check_id: o for o in outcomes}
+    assert by_id[1].state is State.OK, by_id[1].output
+    assert by_id[1].result.values["sys.name"] == "gw"
+    assert by_id[2].state is State.CRITICAL
+    assert sched.stats.deadline_hits == 0  # the probe kept its own deadline
