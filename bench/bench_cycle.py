@@ -35,7 +35,7 @@ from noc.polling.adapters import Adapters
 from noc.polling.jobs import CheckJob, load_jobs
 from noc.polling.outcome import CheckOutcome
 from noc.polling.scheduler import Scheduler
-from noc.polling.writer import ResultWriter
+from noc.polling.writer_thread import Writer, start_writer
 from noc.storage import Store
 
 FIRST = ipaddress.IPv4Address("127.77.0.1")
@@ -123,7 +123,7 @@ def fping_seconds(addresses: Sequence[str]) -> float | None:
 class Sink:
     """Counts and forwards, noting when the last outcome arrived."""
 
-    def __init__(self, writer: ResultWriter | None) -> None:
+    def __init__(self, writer: Writer | None) -> None:
         self.writer = writer
         self.last = 0.0
 
@@ -179,10 +179,9 @@ async def main(args: argparse.Namespace) -> int:
             print(f"ICMP sweep of {n} addresses: scheduler lane {lane:.2f} s (fping not installed)")
 
         adapters = Adapters(settings)
-        writer = ResultWriter(store)
+        writer = await start_writer(store)
         sink = Sink(writer)
         scheduler = Scheduler.from_settings(settings.poller, adapters, sink)
-        writer.start()
         started = time.perf_counter()
         outcomes = await scheduler.run_once(jobs, spread=args.spread)
         cycle = sink.last - started

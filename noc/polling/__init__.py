@@ -14,6 +14,7 @@ from noc.polling.scheduler import Scheduler
 from noc.polling.service import CycleReport, PollerService, poll_once
 from noc.polling.stats import SchedulerStats
 from noc.polling.writer import ResultWriter, WriterStats
+from noc.polling.writer_thread import Writer, WriterThread, start_writer
 
 __all__ = [
     "Adapter",
@@ -34,8 +35,11 @@ __all__ = [
     "SchedulerStats",
     "State",
     "SystemClock",
+    "Writer",
     "WriterStats",
+    "WriterThread",
     "classify",
     "load_jobs",
     "poll_once",
+    "start_writer",
 ]

@@ -6,7 +6,8 @@ when an inventory import lands, and on stop cancels the runs in flight, writes w
 and closes every probe. ``poll_once`` is one cycle of every check, for ``noc poll --once``.
 
 The alerting evaluator plugs in through ``sink_factory``: it receives the writer and returns
-the sink the scheduler should feed (itself, forwarding to the writer).
+the sink the scheduler should feed (itself, forwarding to the writer). The writer runs on a
+thread of its own (``WriterThread``), so database work never stalls the probes' loop.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from noc.polling.jobs import CheckJob, InventoryWatch, load_jobs
 from noc.polling.outcome import CheckOutcome, ResultSink
 from noc.polling.scheduler import Scheduler
 from noc.polling.stats import SchedulerStats
-from noc.polling.writer import ResultWriter, WriterStats
+from noc.polling.writer import WriterStats
+from noc.polling.writer_thread import Writer, start_writer
 from noc.storage import Store
 
 log = logging.getLogger(__name__)
@@ -57,14 +59,14 @@ async def poll_once(
     """Run every check of the zone once, store the results, and report them."""
     jobs = await load_jobs(store, settings.poller, zone)
     adapters = adapters or Adapters(settings)
-    writer = ResultWriter(store)
+    writer = await start_writer(store, busy_timeout_ms=settings.database.busy_timeout_ms)
     sink: ResultSink = sink_factory(writer) if sink_factory else writer
     scheduler = Scheduler.from_settings(settings.poller, adapters, sink, retry_delay=retry_delay)
-    async with writer:
-        try:
-            outcomes = await scheduler.run_once(jobs, spread=spread)
-        finally:
-            await adapters.aclose()
+    try:
+        outcomes = await scheduler.run_once(jobs, spread=spread)
+    finally:
+        await adapters.aclose()
+        await writer.aclose()
     return CycleReport(outcomes, scheduler.stats, writer.stats, jobs)
 
 
@@ -80,6 +82,7 @@ class PollerService:
         reload_every: float = 5.0,
         report_every: float = 60.0,
         retry_delay: float = RETRY_DELAY,
+        flush_interval: float = 1.0,
         clock: Clock | None = None,
     ) -> None:
         self.store = store
@@ -87,15 +90,23 @@ class PollerService:
         self.zone = zone
         self.adapters = adapters or Adapters(settings)
         self.clock: Clock = clock or SystemClock()
-        self.writer = ResultWriter(store, clock=self.clock)
-        sink: ResultSink = sink_factory(self.writer) if sink_factory else self.writer
-        self.scheduler = Scheduler.from_settings(
-            settings.poller, self.adapters, sink, retry_delay=retry_delay, clock=self.clock
-        )
+        self.sink_factory = sink_factory
+        self.retry_delay = retry_delay
+        self.flush_interval = flush_interval
         self.reload_every = reload_every
         self.report_every = report_every
         self.reloads = 0
+        self.writer: Writer | None = None
+        self.scheduler = Scheduler.from_settings(
+            settings.poller, self.adapters, self, retry_delay=retry_delay, clock=self.clock
+        )
+        self._sink: ResultSink | None = None
         self._watch = InventoryWatch(store)
+
+    def submit(self, outcome: CheckOutcome) -> None:
+        """The scheduler's sink: the evaluator chain if any, then the writer."""
+        if self._sink is not None:
+            self._sink.submit(outcome)
 
     async def reload(self) -> int:
         jobs = await load_jobs(self.store, self.settings.poller, self.zone)
@@ -105,9 +116,18 @@ class PollerService:
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set; every exit path closes the probes and flushes."""
         await self._watch.start()
-        count = await self.reload()
+        self.writer = await start_writer(
+            self.store,
+            busy_timeout_ms=self.settings.database.busy_timeout_ms,
+            flush_interval=self.flush_interval,
+        )
+        self._sink = self.sink_factory(self.writer) if self.sink_factory else self.writer
+        try:
+            count = await self.reload()
+        except BaseException:
+            await self.writer.aclose()
+            raise
         log.info("polling %d checks%s", count, f" of zone {self.zone}" if self.zone else "")
-        self.writer.start()
         runner = asyncio.create_task(self.scheduler.run())
         last_report = self.clock.monotonic()
         try:
@@ -124,6 +144,7 @@ class PollerService:
             await asyncio.gather(runner, return_exceptions=True)
             await self.adapters.aclose()
             await self.writer.aclose()
+            self._sink = None
         crashed = runner.exception() if not runner.cancelled() else None
         if crashed is not None:
             raise crashed
@@ -138,11 +159,17 @@ class PollerService:
             log.warning("cannot check the inventory for changes: %s", exc)
 
     def status_line(self) -> str:
-        s, w = self.scheduler.stats, self.writer.stats
+        s = self.scheduler.stats
         lag = s.lag_summary()
-        return (
+        line = (
             f"runs {s.runs} retries {s.retries} late {s.late} dropped {s.dropped} "
             f"deadline-hits {s.deadline_hits} lag p50 {lag['p50'] * 1000:.0f} ms "
-            f"p99 {lag['p99'] * 1000:.0f} ms; written {w.outcomes} samples {w.samples} "
-            f"queued {self.writer.queued} dropped {w.dropped} lost {w.lost}"
+            f"p99 {lag['p99'] * 1000:.0f} ms"
         )
+        if self.writer is not None:
+            w = self.writer.stats
+            line += (
+                f"; written {w.outcomes} samples {w.samples} queued {self.writer.queued} "
+                f"dropped {w.dropped} lost {w.lost}"
+            )
+        return line

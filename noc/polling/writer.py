@@ -1,11 +1,12 @@
 """The last ``ResultSink``: results into the store in batches, never holding up a probe.
 
-``submit`` only appends to a bounded queue; a background task flushes it every
-``flush_interval`` seconds, or at once when ``max_batch`` results are waiting. A flush is one
-write transaction for the check states and their events, then the samples on the store's fast
-path. When the store is slow, results wait in the queue; when the queue is full, new results
-are dropped and counted (``stats.dropped`` must stay 0 in a healthy poller). A batch the store
-refuses is kept and retried with a back-off, up to ``max_failures`` times.
+``submit`` only appends to a bounded queue (from any thread: see ``WriterThread``); a
+background task flushes it every ``flush_interval`` seconds, or at once when ``max_batch``
+results are waiting. A flush is one write transaction for the check states and their events,
+then the samples on the store's fast path. When the store is slow, results wait in the queue;
+when the queue is full, new results are dropped and counted (``stats.dropped`` must stay 0 in a
+healthy poller). A batch the store refuses is kept and retried with a back-off, up to
+``max_failures`` times.
 
 State bookkeeping: the writer remembers each check's state and since-when (read from
 ``check_states`` the first time it sees a check), so it emits a ``check.state`` event only when
@@ -104,6 +105,8 @@ class ResultWriter:
         self._series: dict[tuple[int, str], int] = {}
         self._states: dict[int, tuple[str, float]] = {}
         self._failed_in_row = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake_pending = False
 
     # the sink ----------------------------------------------------------------------------------
 
@@ -114,7 +117,13 @@ class ResultWriter:
         self._queue.append(outcome)
         self.stats.max_queued = max(self.stats.max_queued, len(self._queue))
         if len(self._queue) >= self.max_batch:
-            self._kick.set()
+            self._wake()
+
+    def _wake(self) -> None:
+        """Flush now; callable from any thread (``WriterThread`` submits from the probes')."""
+        if self._loop is not None and not self._wake_pending:
+            self._wake_pending = True
+            self._loop.call_soon_threadsafe(self._kick.set)
 
     @property
     def queued(self) -> int:
@@ -131,6 +140,7 @@ class ResultWriter:
 
     def start(self) -> None:
         if self._task is None:
+            self._loop = asyncio.get_running_loop()
             self._task = asyncio.create_task(self._run())
 
     async def aclose(self, grace: float = 10.0) -> None:
@@ -153,6 +163,7 @@ class ResultWriter:
         while True:
             await self.clock.wait(self._kick, None if self._closing else self.flush_interval)
             self._kick.clear()
+            self._wake_pending = False
             ok = await self.flush()
             if self._closing and (ok or not self._queue):
                 return

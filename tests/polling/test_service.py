@@ -36,8 +36,9 @@ async def test_the_service_polls_reloads_on_import_and_stops(store: Store, tmp_p
         await seed(store, tmp_path, device("first", "127.0.0.1", checks))
         adapters = Adapters(factories={})
         adapters.register(RawTcpAdapter())
-        service = PollerService(store, Settings(), adapters=adapters, reload_every=0.05)
-        service.writer.flush_interval = 0.05
+        service = PollerService(
+            store, Settings(), adapters=adapters, reload_every=0.05, flush_interval=0.05
+        )
         stop = asyncio.Event()
         runner = asyncio.create_task(service.run(stop))
         found: set[str] = set()
@@ -63,6 +64,7 @@ async def test_the_service_polls_reloads_on_import_and_stops(store: Store, tmp_p
         stop.set()
         async with asyncio.timeout(5):
             await runner
+        assert service.writer is not None
         assert service.writer.stats.lost == 0 and service.writer.stats.dropped == 0
         assert service.scheduler.stats.in_flight == 0
         assert "runs" in service.status_line()

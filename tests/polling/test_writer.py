@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from noc.config import PollerSettings
+from noc.errors import StoreError
 from noc.polling.jobs import CheckJob, load_jobs
 from noc.polling.outcome import CheckOutcome, State
 from noc.polling.writer import ResultWriter
+from noc.polling.writer_thread import WriterThread, start_writer
 from noc.probes.result import ProbeResult, ProbeStatus
 from noc.storage import Store
 from noc.storage.models import Check, CheckState, Event, Sample, Series
@@ -202,3 +204,23 @@ async def test_a_batch_refused_too_often_is_given_up_and_counted(
             other.close()
     finally:
         await store.close()
+
+
+async def test_the_writer_thread_writes_from_its_own_loop(store: Store, tmp_path: Path) -> None:
+    jobs = await jobs_of(store, tmp_path)
+    writer = await start_writer(store, flush_interval=0.05, max_batch=2)
+    assert isinstance(writer, WriterThread)
+    for ts in range(5):
+        writer.submit(outcome(jobs["icmp"], ok(rtt_ms=float(ts)), float(ts)))
+    writer.submit(outcome(jobs["tcp"], ok(**{"tcp.connect_ms": 1.0}), 4.0))
+    await writer.aclose()
+    assert writer.stats.outcomes == 6 and writer.stats.lost == 0 and writer.queued == 0
+    rows = await states(store)
+    assert rows[jobs["icmp"].check_id].last_ts == 4.0 and rows[jobs["tcp"].check_id].state == "OK"
+
+
+async def test_the_writer_thread_reports_a_store_it_cannot_open() -> None:
+    writer = WriterThread("postgresql+asyncpg://noc@127.0.0.1:1/nothing")
+    with pytest.raises(StoreError, match="database"):
+        await writer.start()
+    await writer.aclose()
