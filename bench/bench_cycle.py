@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import os
 import resource
 import shutil
 import socket
@@ -35,6 +36,7 @@ from noc.polling.adapters import Adapters
 from noc.polling.jobs import CheckJob, load_jobs
 from noc.polling.outcome import CheckOutcome
 from noc.polling.scheduler import Scheduler
+from noc.polling.writer import ResultWriter
 from noc.polling.writer_thread import Writer, start_writer
 from noc.storage import Store
 
@@ -54,6 +56,7 @@ class Peer:
         self.port = 0
         self.server: asyncio.Server | None = None
         self.sock: socket.socket | None = None
+        self.open: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         if self.kind == "refused":
@@ -65,22 +68,27 @@ class Peer:
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open.add(writer)
         try:
             if self.kind == "hung":
                 await reader.read()
             else:
                 writer.write(b"ok\n")
                 await writer.drain()
-        except OSError:
+        except (OSError, asyncio.CancelledError):
             pass
         finally:
+            self.open.discard(writer)
             writer.transport.abort()
 
     async def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
+        for writer in list(self.open):
+            writer.transport.abort()
         if self.server is not None:
             self.server.close()
+            await self.server.wait_closed()
 
 
 def kind_of(index: int) -> str:
@@ -118,6 +126,30 @@ def fping_seconds(addresses: Sequence[str]) -> float | None:
         check=False,
     )
     return time.perf_counter() - started
+
+
+class StallMonitor:
+    """A 10 ms ticker on the probes' loop: how late it wakes is how long the loop was unable
+    to run anything (busy with work, or the process not scheduled). Scheduler lag beyond this
+    is the scheduler's own doing."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            self.worst = max(self.worst, time.perf_counter() - before - 0.01)
+
+    def __enter__(self) -> StallMonitor:
+        self._task = asyncio.create_task(self._tick())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
 
 class Sink:
@@ -179,12 +211,19 @@ async def main(args: argparse.Namespace) -> int:
             print(f"ICMP sweep of {n} addresses: scheduler lane {lane:.2f} s (fping not installed)")
 
         adapters = Adapters(settings)
-        writer = await start_writer(store)
+        writer: Writer
+        if args.writer == "thread":
+            writer = await start_writer(store)
+        else:
+            writer = ResultWriter(store)
+            writer.start()
         sink = Sink(writer)
         scheduler = Scheduler.from_settings(settings.poller, adapters, sink)
-        started = time.perf_counter()
-        outcomes = await scheduler.run_once(jobs, spread=args.spread)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        with StallMonitor() as stalls:
+            outcomes = await scheduler.run_once(jobs, spread=args.spread)
         cycle = sink.last - started
+        cpu = time.process_time() - cpu_started
         await adapters.aclose()
         flush_started = time.perf_counter()
         await writer.aclose()
@@ -198,10 +237,17 @@ async def main(args: argparse.Namespace) -> int:
         print(
             f"cycle: {len(jobs)} checks ({n} icmp, tcp {kinds['open']} open, "
             f"{kinds['refused']} refused, {kinds['hung']} hung at {args.hung_timeout:g} s) "
-            f"spread over {args.spread:g} s"
+            f"spread over {args.spread:g} s, writer on {args.writer}"
         )
-        print(f"  cycle time {cycle:.2f} s; states {dict(sorted(states.items()))}")
-        print(f"  scheduler lag {percentiles_ms(scheduler)}")
+        print(
+            f"  cycle time {cycle:.2f} s; process CPU {cpu:.2f} s "
+            f"({cpu / len(jobs) * 1000:.2f} ms a check); states {dict(sorted(states.items()))}"
+        )
+        print(
+            f"  scheduler lag {percentiles_ms(scheduler)}; longest event-loop stall "
+            f"{stalls.worst * 1000:.1f} ms (load average {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} CPUs)"
+        )
         print(
             f"  late {s.late}, dropped {s.dropped}, deadline hits {s.deadline_hits}, "
             f"retries {s.retries}, crashed {s.crashed}"
@@ -223,6 +269,12 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--devices", type=int, default=500)
     parser.add_argument("--spread", type=float, default=2.0, help="seconds to spread runs over")
     parser.add_argument("--hung-timeout", type=float, default=1.0)
+    parser.add_argument(
+        "--writer",
+        choices=("thread", "loop"),
+        default="thread",
+        help="the writer on its own thread (as noc poll runs it) or on the probes' loop",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.devices <= MAX_DEVICES:
         parser.error(f"--devices must be from 1 to {MAX_DEVICES}")

@@ -139,8 +139,9 @@ class Scheduler:
         self._load(jobs, repeat=True, spread=None)
 
     def _load(self, jobs: Iterable[CheckJob], *, repeat: bool, spread: float | None) -> None:
-        now = self.clock.monotonic()
         fresh: dict[int, _Entry] = {}
+        added: list[_Entry] = []
+        lanes: dict[str, tuple[Adapter | None, str]] = {}
         for job in jobs:
             old = self._entries.get(job.check_id)
             if (
@@ -152,18 +153,25 @@ class Scheduler:
                 old.job = job
                 fresh[job.check_id] = old
                 continue
-            adapter = self.adapters.get(job.check_type)
-            lane = job.check_type if isinstance(adapter, BatchAdapter) else SINGLE
-            window = job.interval if spread is None else spread
+            if job.check_type not in lanes:  # may import the probe: before the clock is read
+                adapter = self.adapters.get(job.check_type)
+                batched = isinstance(adapter, BatchAdapter)
+                lanes[job.check_type] = (adapter, job.check_type if batched else SINGLE)
+            adapter, lane = lanes[job.check_type]
             entry = _Entry(
                 job=job,
                 adapter=adapter,
                 lane=lane,
-                slot=now + self.rng.uniform(0.0, window),
+                slot=0.0,
                 generation=next(self._generations),
                 repeat=repeat,
             )
             fresh[job.check_id] = entry
+            added.append(entry)
+        now = self.clock.monotonic()
+        for entry in added:
+            window = entry.job.interval if spread is None else spread
+            entry.slot = now + self.rng.uniform(0.0, window)
             self._push(entry, jitter=repeat)
         self._entries = fresh
         self._wake.set()
