@@ -36,9 +36,11 @@ def run_poll(ctx: CliContext, args: argparse.Namespace) -> int:
         else:
             print_table(report)
         return 0
+    # noc's own progress at INFO; libraries (asyncssh logs every channel) only when it matters
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s noc poll: %(message)s", stream=sys.stderr
+        level=logging.WARNING, format="%(asctime)s noc poll: %(message)s", stream=sys.stderr
     )
+    logging.getLogger("noc").setLevel(logging.INFO)
     asyncio.run(_serve(ctx, args.zone))
     return 0
 
