@@ -105,6 +105,8 @@ class Scheduler:
         self._targets: dict[str, _TargetSlots] = {}
         self._entries: dict[int, _Entry] = {}
         self._heaps: dict[str, list[_HeapItem]] = {SINGLE: []}
+        self._batchers: dict[str, BatchAdapter] = {}
+        """The adapter of each batching lane."""
         self._seq = itertools.count()
         self._generations = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -155,8 +157,11 @@ class Scheduler:
                 continue
             if job.check_type not in lanes:  # may import the probe: before the clock is read
                 adapter = self.adapters.get(job.check_type)
-                batched = isinstance(adapter, BatchAdapter)
-                lanes[job.check_type] = (adapter, job.check_type if batched else SINGLE)
+                if isinstance(adapter, BatchAdapter):
+                    self._batchers[job.check_type] = adapter
+                    lanes[job.check_type] = (adapter, job.check_type)
+                else:
+                    lanes[job.check_type] = (adapter, SINGLE)
             adapter, lane = lanes[job.check_type]
             entry = _Entry(
                 job=job,
@@ -213,16 +218,15 @@ class Scheduler:
                     if entry is not None:
                         self._start(entry, item[0], now, advanced)
                 continue
-            adapter = self.adapters.get(lane)
-            window = adapter.window if isinstance(adapter, BatchAdapter) else 0.0
+            batcher = self._batchers[lane]
             batch: list[tuple[_Entry, float]] = []
-            while heap and heap[0][0] <= now + window:
+            while heap and heap[0][0] <= now + batcher.window:
                 item = heapq.heappop(heap)
                 entry = self._live(item)
                 if entry is not None and self._claim(entry, now, advanced):
                     batch.append((entry, item[0]))
-            if batch and isinstance(adapter, BatchAdapter):
-                self._spawn(self._run_batch(adapter, batch))
+            if batch:
+                self._spawn(self._run_batch(batcher, batch))
         for entry in advanced:  # pushed after the loop: a short interval is never re-popped now
             self._push(entry)
 
