@@ -13,8 +13,10 @@ from tests.cli import run_noc
 from tests.polling.inventory import device, write_inventory
 from tests.polling.peers import ClosedPort, HttpSite, PeerThread
 
-pytest.importorskip("noc.probes.tcp", reason="the TCP probe is not merged into this tree yet")
-pytest.importorskip("noc.probes.http", reason="the HTTP probe is not merged into this tree yet")
+
+def needs(*modules: str) -> None:
+    for module in modules:
+        pytest.importorskip(module, reason=f"{module} is not merged into this tree yet")
 
 
 @pytest.fixture
@@ -55,6 +57,7 @@ def test_poll_once_reports_and_stores_every_state(
     closed: ClosedPort,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    needs("noc.probes.tcp", "noc.probes.http")
     banner = peers.listen("banner", host="127.0.0.2")
     hung = peers.listen("hang", host="127.0.0.4")
     inventory = write_inventory(
@@ -118,6 +121,7 @@ def test_poll_once_reports_and_stores_every_state(
 def test_poll_once_by_zone_and_on_an_empty_store(
     capsys: pytest.CaptureFixture[str], db_url: str, clean_env: Path, site: HttpSite
 ) -> None:
+    needs("noc.probes.http")
     inventory = write_inventory(
         clean_env,
         device("a", "127.0.0.1", f'[{{ type = "http", url = "{site.url}/" }}]', zone='"east"'),
@@ -128,6 +132,33 @@ def test_poll_once_by_zone_and_on_an_empty_store(
     assert run_noc(capsys, "--db", db_url, "import", str(inventory)).code == 0
     east = run_noc(capsys, "--db", db_url, "poll", "--once", "--json", "--zone", "east")
     assert [r["device"] for r in json.loads(east.out)["results"]] == ["a"]
+
+
+def test_poll_once_pings_and_stores(
+    capsys: pytest.CaptureFixture[str], db_url: str, clean_env: Path
+) -> None:
+    needs("noc.probes.icmp")
+    if not icmp_works():
+        pytest.skip("this process cannot open an ICMP socket")
+    inventory = write_inventory(
+        clean_env,
+        device("gw", "127.0.0.1", '["icmp"]'),
+        device("sw", "127.0.0.2", '[{ type = "icmp", count = 2, packet_interval = 0.05 }]'),
+        device("by-name", "localhost", '["icmp"]'),
+    )
+    assert run_noc(capsys, "--db", db_url, "import", str(inventory)).code == 0
+    result = run_noc(capsys, "--db", db_url, "poll", "--once", "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    rows = {r["device"]: r for r in report["results"]}
+    assert {name: r["state"] for name, r in rows.items()} == dict.fromkeys(
+        ("gw", "sw", "by-name"), "OK"
+    )
+    assert rows["sw"]["values"]["sent"] == 2 and rows["gw"]["values"]["sent"] == 3
+    assert rows["gw"]["key"] == "loss_pct" and rows["gw"]["rtt_ms"] is not None
+    assert report["writer"]["outcomes"] == 3 and report["writer"]["state_changes"] == 3
+    again = json.loads(run_noc(capsys, "--db", db_url, "poll", "--once", "--json").out)
+    assert again["writer"]["state_changes"] == 0  # still OK: no new events
 
 
 def test_a_bad_database_is_one_line(capsys: pytest.CaptureFixture[str], clean_env: Path) -> None:
