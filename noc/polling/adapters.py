@@ -33,9 +33,9 @@ if TYPE_CHECKING:
     from noc.probes.icmp import IcmpPinger
     from noc.probes.local import LocalProbe
     from noc.probes.snmp import SnmpPoller, SnmpWorkerPool
+    from noc.probes.ssh import SshPool
 
     SnmpProber: TypeAlias = SnmpPoller | SnmpWorkerPool
-    from noc.probes.ssh import SshPool
 
 
 class ProbeUnavailable(NocError):
