@@ -9,7 +9,7 @@ picked up by the next poll and no secret sits in the scheduler's memory between 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -52,6 +52,11 @@ class CheckJob:
     credential: Credential | None = None
     """None when the check needs none, or when the named profile does not exist (the adapter
     then reports it as an ERROR rather than polling without credentials)."""
+    thresholds: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """As imported (``{"cpu.used_pct": {"warning": 80.0, "critical": 95.0, "for_s": 300.0}}``):
+    not used here, carried for the evaluator that sits between the scheduler and the writer."""
+    parent_id: int | None = None
+    """The device this one depends on, for the evaluator's parent/child suppression."""
 
     @property
     def label(self) -> str:
@@ -104,6 +109,8 @@ def build_job(
         retries=int(check.retries if check.retries is not None else defaults.retries),
         credential_name=name,
         credential=credential,
+        thresholds=_frozen(check.thresholds or {}),
+        parent_id=device.parent_id,
     )
 
 

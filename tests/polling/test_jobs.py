@@ -15,7 +15,11 @@ async def test_jobs_carry_the_check_and_the_poller_defaults(store: Store, tmp_pa
         store,
         tmp_path,
         device("web", "127.0.0.5", '[{ type = "tcp", port = 80, interval = "30s", retries = 0 }]'),
-        device("gw", "127.0.0.6", '["icmp"]'),
+        device(
+            "gw",
+            "127.0.0.6",
+            '[{ type = "icmp", thresholds = { loss_pct = { warning = 20, critical = 60 } } }]',
+        ),
     )
     defaults = PollerSettings(interval_s=90.0, timeout_s=4.0, retries=3)
     jobs = {j.device_name: j for j in await load_jobs(store, defaults)}
@@ -24,6 +28,8 @@ async def test_jobs_carry_the_check_and_the_poller_defaults(store: Store, tmp_pa
     assert (web.interval, web.timeout, web.retries) == (30.0, 4.0, 0)
     assert (gw.check_type, gw.interval, gw.timeout, gw.retries) == ("icmp", 90.0, 4.0, 3)
     assert web.credential is None and gw.label == "gw/icmp"
+    assert dict(gw.thresholds) == {"loss_pct": {"warning": 20.0, "critical": 60.0}}
+    assert gw.parent_id is None
 
 
 async def test_zone_and_disabled_devices_and_checks_are_left_out(
