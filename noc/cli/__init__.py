@@ -20,6 +20,7 @@ from noc.cli import (
     doctor_cmd,
     inventory_cmd,
     lab_cmd,
+    poll_cmd,
     ticket_cmd,
     time_cmd,
 )
@@ -31,6 +32,7 @@ GROUPS = (
     demo_cmd,
     inventory_cmd,
     lab_cmd,
+    poll_cmd,
     ticket_cmd,
     time_cmd,
     config_cmd,
