@@ -52,6 +52,8 @@ class PollerSettings:
     interval_s: float = 60.0
     timeout_s: float = 5.0
     retries: int = 2
+    retry_delay_s: float = 1.0
+    """Pause before retrying a failed probe: quick, so DOWN is confirmed within one interval."""
     jitter: float = 0.1
     """Fraction of the interval by which each check's start is spread."""
     zone: str = ""

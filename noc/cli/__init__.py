@@ -41,11 +41,6 @@ GROUPS = (
 )
 
 
-def poll_available() -> bool:
-    """Whether this build has the headless poller (the demo runs one when it can)."""
-    return any(group.__name__.endswith(".poll_cmd") for group in GROUPS)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="noc",

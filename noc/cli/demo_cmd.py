@@ -81,10 +81,7 @@ def run_demo(ctx: CliContext, args: argparse.Namespace) -> int:
     commands = []
     if not args.no_lab:
         commands.append([*noc, "lab", "--inventory", str(INVENTORY), "--scenarios", str(SCENARIOS)])
-    from noc.cli import poll_available
-
-    if poll_available():
-        commands.append([*noc, "poll"])
+    commands.append([*noc, "poll"])
     if args.no_console:
         return 0
     with children(commands, env, data_dir() / "demo.log"):

@@ -7,14 +7,14 @@ import asyncio
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from noc.cli.common import CliContext
 from noc.config import data_dir
-from noc.inventory.importer import load_inventory
-from noc.lab.model import LabDevice
-from noc.lab.plan import from_inventory, generate, inventory_toml, read_scenarios
-from noc.lab.runner import LabCredentials, run_forever, start_lab
+
+if TYPE_CHECKING:  # the lab pulls in asyncssh and pysnmp: only `noc lab` should pay for them
+    from noc.lab.model import LabDevice
+    from noc.lab.runner import LabCredentials
 
 
 def register(sub: Any) -> None:
@@ -37,6 +37,8 @@ def register(sub: Any) -> None:
 
 def lab_credentials() -> LabCredentials:
     """The secrets the lab accepts are the ones the inventory's references resolve to."""
+    from noc.lab.runner import LabCredentials
+
     return LabCredentials(
         community=os.environ.get("NOC_LAB_COMMUNITY", "lab"),
         ssh_password=os.environ.get("NOC_LAB_SSH_PASSWORD", "lab"),
@@ -44,6 +46,9 @@ def lab_credentials() -> LabCredentials:
 
 
 def plan_devices(args: argparse.Namespace, epoch: float) -> list[LabDevice]:
+    from noc.inventory.importer import load_inventory
+    from noc.lab.plan import from_inventory, generate, read_scenarios
+
     if args.inventory:
         scenarios = read_scenarios(args.scenarios) if args.scenarios else {}
         return from_inventory(load_inventory(args.inventory), epoch=epoch, scenarios=scenarios)
@@ -51,6 +56,9 @@ def plan_devices(args: argparse.Namespace, epoch: float) -> list[LabDevice]:
 
 
 def run_lab(ctx: CliContext, args: argparse.Namespace) -> int:
+    from noc.lab.plan import inventory_toml
+    from noc.lab.runner import run_forever, start_lab
+
     devices = plan_devices(args, time.time())
     if args.write_inventory:
         args.write_inventory.write_text(inventory_toml(devices), encoding="utf-8")

@@ -125,7 +125,7 @@ class Scheduler:
             concurrency=settings.concurrency,
             per_target=settings.per_target,
             jitter=settings.jitter,
-            **kwargs,
+            **{"retry_delay": settings.retry_delay_s, **kwargs},
         )
 
     # the job set -------------------------------------------------------------------------------

@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 SinkFactory = Callable[[ResultSink], ResultSink]
 
-RETRY_DELAY = 1.0
 """Seconds before a failed attempt is tried again: long enough for a dropped packet to be
 just bad luck, short enough that a dead target is declared within seconds."""
 
@@ -54,14 +53,16 @@ async def poll_once(
     adapters: Adapters | None = None,
     sink_factory: SinkFactory | None = None,
     spread: float = 0.0,
-    retry_delay: float = RETRY_DELAY,
+    retry_delay: float | None = None,
 ) -> CycleReport:
     """Run every check of the zone once, store the results, and report them."""
     jobs = await load_jobs(store, settings.poller, zone)
     adapters = adapters or Adapters(settings)
     writer = await start_writer(store, busy_timeout_ms=settings.database.busy_timeout_ms)
     sink: ResultSink = sink_factory(writer) if sink_factory else writer
-    scheduler = Scheduler.from_settings(settings.poller, adapters, sink, retry_delay=retry_delay)
+    scheduler = Scheduler.from_settings(
+        settings.poller, adapters, sink, retry_delay=_retry_delay(settings, retry_delay)
+    )
     try:
         outcomes = await scheduler.run_once(jobs, spread=spread)
     finally:
@@ -81,7 +82,7 @@ class PollerService:
         sink_factory: SinkFactory | None = None,
         reload_every: float = 5.0,
         report_every: float = 60.0,
-        retry_delay: float = RETRY_DELAY,
+        retry_delay: float | None = None,
         flush_interval: float = 1.0,
         clock: Clock | None = None,
     ) -> None:
@@ -98,7 +99,11 @@ class PollerService:
         self.reloads = 0
         self.writer: Writer | None = None
         self.scheduler = Scheduler.from_settings(
-            settings.poller, self.adapters, self, retry_delay=retry_delay, clock=self.clock
+            settings.poller,
+            self.adapters,
+            self,
+            retry_delay=_retry_delay(settings, retry_delay),
+            clock=self.clock,
         )
         self._sink: ResultSink | None = None
         self._watch = InventoryWatch(store)
@@ -173,3 +178,7 @@ class PollerService:
                 f"dropped {w.dropped} lost {w.lost}"
             )
         return line
+
+
+def _retry_delay(settings: Settings, explicit: float | None) -> float:
+    return settings.poller.retry_delay_s if explicit is None else explicit

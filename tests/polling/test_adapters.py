@@ -22,7 +22,7 @@ from noc.polling.jobs import CheckJob, Credential
 from noc.polling.outcome import State
 from noc.polling.scheduler import Scheduler
 from tests.polling.peers import HttpSite, Recorder, job
-from tests.support_ports import free_port
+from tests.support.ports import free_port
 
 if TYPE_CHECKING:
     from noc.lab.runner import Lab
