@@ -1,0 +1,276 @@
+"""What one probe result means for its check: the check's own verdict and the problems it shows.
+
+This is the pure part of the evaluator: no store, no clock, no other checks. Parent/child
+suppression (``dependencies``) and alerting (``alerts``) act on what it returns.
+
+* An answer (``ok``/``partial``) is judged by the thresholds; a metric the check itself set a
+  rule for but the target did not report is UNKNOWN, not OK.
+* A failure counts only after its retries: the scheduler reports how many attempts a run made,
+  and failed attempts add up across runs until they reach ``retries + 1``. Until then the check
+  keeps its state (a *soft* failure, as Nagios calls it) and nothing is raised or resolved.
+* An error (the check could not run) is UNKNOWN.
+* Every result appends the verdict to the 21-state history that flap detection reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from noc.alerting import flapping
+from noc.alerting.states import RANK, REACHABILITY_TYPES, State, worst
+from noc.alerting.thresholds import MetricMemo, RuleSet, numeric, step
+from noc.probes.result import ProbeResult, ProbeStatus
+
+DOWN = "down"
+"""Condition of a reachability check that failed after its retries."""
+FAILED = "failed"
+"""Condition of any other check whose target did not answer after its retries."""
+UNKNOWN = "unknown"
+"""Condition of a check that could not run or could not judge what it got."""
+FLAPPING = "flapping"
+STALE = "stale"
+RESERVED = frozenset({DOWN, FAILED, UNKNOWN, FLAPPING, STALE})
+"""Conditions that are not metric names."""
+
+OUTPUT_CHARS = 2000
+"""Longest ``output`` kept: an error line, never a whole page someone's server returned."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckConfig:
+    check_id: int
+    device_id: int
+    device_name: str
+    check_name: str
+    check_type: str
+    interval: float
+    retries: int
+    rules: RuleSet
+    config_error: str = ""
+    """Why the check's own settings cannot be applied; the check is UNKNOWN while it lasts."""
+    recover_after: int = 1
+    flap_enabled: bool = True
+    flap_low: float = flapping.FLAP_LOW
+    flap_high: float = flapping.FLAP_HIGH
+    owned: bool = True
+    """Polled by this evaluator's zone: only owned checks can go stale here."""
+
+    @property
+    def reachability(self) -> bool:
+        return self.check_type in REACHABILITY_TYPES
+
+    @property
+    def label(self) -> str:
+        return f"{self.device_name}/{self.check_name}"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckMemo:
+    """Everything the evaluator remembers about one check between results."""
+
+    state: State = State.UNKNOWN
+    """The state shown and stored: the own verdict, or UNREACHABLE behind a DOWN parent."""
+    own: State = State.UNKNOWN
+    """What the check's own results say, before parent/child suppression."""
+    since: float = 0.0
+    last_ts: float = 0.0
+    last_answer: float = 0.0
+    """When the target last answered: dependency checks ask whether a parent answered after a
+    child started failing."""
+    attempts: int = 0
+    """Consecutive failed attempts."""
+    fail_since: float | None = None
+    failure: bool = False
+    """The own verdict is a confirmed failure (DOWN, or CRITICAL for want of an answer)."""
+    output: str = ""
+    values: Mapping[str, Any] = field(default_factory=dict)
+    history: tuple[str, ...] = ()
+    flapping: bool = False
+    flap_pct: float = 0.0
+    metrics: Mapping[str, MetricMemo] = field(default_factory=dict)
+    stale: bool = False
+    hold_until: float | None = None
+    """While set, a failure waits for a parent's verdict before it may raise an alert."""
+    seen: bool = False
+    """A result (or a stored state) exists: a new check's first soft failure stays UNKNOWN."""
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    state: State
+    summary: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    conditions: Mapping[str, Condition]
+    """Problems this result shows, by condition (a metric name or one of ``RESERVED``)."""
+    good: frozenset[str]
+    """Conditions this result proves fine: they count towards recovering an open alert. A
+    condition in neither set is not judged by this result (stale, soft failure, error)."""
+    answered: bool
+    flap_started: bool = False
+    flap_stopped: bool = False
+
+
+NOTHING = Judgement(conditions=MappingProxyType({}), good=frozenset(), answered=False)
+
+
+def judge(
+    config: CheckConfig, memo: CheckMemo, result: ProbeResult, attempts: int, ts: float
+) -> tuple[CheckMemo, Judgement]:
+    if result.status in (ProbeStatus.OK, ProbeStatus.PARTIAL):
+        memo, judgement = _answered(config, memo, result, ts)
+    elif result.status is ProbeStatus.FAILED:
+        memo, judgement = _failed(config, memo, result, attempts, ts)
+    else:
+        memo, judgement = _errored(config, memo, result, ts)
+    return _flap(config, memo, judgement)
+
+
+def _answered(
+    config: CheckConfig, memo: CheckMemo, result: ProbeResult, ts: float
+) -> tuple[CheckMemo, Judgement]:
+    metrics = dict(memo.metrics)
+    conditions: dict[str, Condition] = {}
+    good = {DOWN, FAILED}
+    unknown: list[str] = [config.config_error] if config.config_error else []
+    shown: list[str] = []
+    for metric, rule in config.rules.matching(result.values):
+        value = numeric(result.values[metric])
+        if value is None:
+            if metric in config.rules.required:
+                unknown.append(f"{metric} is not a number")
+            continue
+        state = step(rule, metrics.get(metric, MetricMemo()), value, ts)
+        metrics[metric] = state
+        if state.level is State.OK:
+            good.add(metric)
+            shown.append(f"{metric}={value:g}")
+        else:
+            conditions[metric] = Condition(
+                state.level,
+                f"{metric} {rule.describe(value, state.level)}",
+                {"metric": metric},
+            )
+    unknown += [f"{m} not reported" for m in sorted(config.rules.required - result.values.keys())]
+    if unknown:
+        conditions[UNKNOWN] = Condition(State.UNKNOWN, "; ".join(unknown))
+    else:
+        good.add(UNKNOWN)
+    own = worst(c.state for c in conditions.values())
+    if conditions:
+        ranked = sorted(conditions.values(), key=lambda c: -RANK[c.state])
+        output = "; ".join(c.summary for c in ranked)
+    else:
+        output = _ok_output(result, shown)
+    memo = replace(
+        memo,
+        own=own,
+        last_ts=ts,
+        last_answer=ts,
+        attempts=0,
+        fail_since=None,
+        failure=False,
+        output=output[:OUTPUT_CHARS],
+        values=result.values,
+        metrics=metrics,
+        stale=False,
+        seen=True,
+    )
+    return memo, Judgement(conditions=conditions, good=frozenset(good), answered=True)
+
+
+def _ok_output(result: ProbeResult, shown: list[str]) -> str:
+    parts = shown[:3]
+    if result.rtt is not None:
+        parts.append(f"rtt {result.rtt * 1000:.1f} ms")
+    text = "OK" + (": " + ", ".join(parts) if parts else "")
+    if result.status is ProbeStatus.PARTIAL:
+        missing = ", ".join(result.missing)
+        text += f" (partial: {result.error or 'not reported: ' + missing})"
+    return text
+
+
+def _failed(
+    config: CheckConfig, memo: CheckMemo, result: ProbeResult, attempts: int, ts: float
+) -> tuple[CheckMemo, Judgement]:
+    total = memo.attempts + max(1, attempts)
+    confirmed = memo.failure or total >= config.retries + 1
+    error = result.error or "no answer"
+    fail_since = memo.fail_since if memo.fail_since is not None else ts
+    common: dict[str, Any] = {
+        "last_ts": ts,
+        "attempts": total,
+        "fail_since": fail_since,
+        "values": result.values,
+        "stale": False,
+        "seen": True,
+    }
+    if not confirmed:
+        own = memo.own if memo.seen else State.UNKNOWN
+        output = f"{error} (attempt {total} of {config.retries + 1})"
+        memo = replace(memo, own=own, output=output[:OUTPUT_CHARS], **common)
+        return memo, Judgement(conditions={}, good=frozenset(), answered=False)
+    memo = replace(
+        memo, own=failure_state(config), failure=True, output=error[:OUTPUT_CHARS], **common
+    )
+    return memo, Judgement(conditions=failure_conditions(config, memo), good=frozenset(),
+                           answered=False)
+
+
+def _errored(
+    config: CheckConfig, memo: CheckMemo, result: ProbeResult, ts: float
+) -> tuple[CheckMemo, Judgement]:
+    error = result.error or "the check could not run"
+    memo = replace(
+        memo,
+        own=State.UNKNOWN,
+        last_ts=ts,
+        attempts=0,
+        fail_since=None,
+        failure=False,
+        output=error[:OUTPUT_CHARS],
+        values=result.values,
+        stale=False,
+        seen=True,
+    )
+    conditions = {UNKNOWN: Condition(State.UNKNOWN, error)}
+    return memo, Judgement(conditions=conditions, good=frozenset(), answered=False)
+
+
+def _flap(
+    config: CheckConfig, memo: CheckMemo, judgement: Judgement
+) -> tuple[CheckMemo, Judgement]:
+    history = flapping.remember(memo.history, memo.own)
+    pct = flapping.flap_percent(history)
+    now_flapping = config.flap_enabled and flapping.is_flapping(
+        memo.flapping, pct, config.flap_low, config.flap_high
+    )
+    judgement = replace(
+        judgement,
+        flap_started=now_flapping and not memo.flapping,
+        flap_stopped=memo.flapping and not now_flapping,
+    )
+    return replace(memo, history=history, flap_pct=pct, flapping=now_flapping), judgement
+
+
+def failure_state(config: CheckConfig) -> State:
+    return State.DOWN if config.reachability else State.CRITICAL
+
+
+def failure_conditions(config: CheckConfig, memo: CheckMemo) -> dict[str, Condition]:
+    """The problem a confirmed failure raises (also when a held failure is released later)."""
+    name = DOWN if config.reachability else FAILED
+    return {name: Condition(failure_state(config), memo.output or "no answer")}
+
+
+def go_stale(config: CheckConfig, memo: CheckMemo, now: float, since_seen: float) -> CheckMemo:
+    """No result for too long: UNKNOWN, without touching the history or any alert."""
+    waited = now - since_seen
+    output = f"no result for {waited:.0f} s (expected every {config.interval:g} s)"
+    return replace(memo, stale=True, output=output)
