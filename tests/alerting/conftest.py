@@ -18,6 +18,8 @@ from noc.storage.models import Alert, Check, CheckState, Client, Device, Event, 
 
 T0 = 1_700_000_000.0
 
+CheckSpec = tuple[str, str] | tuple[str, str, dict[str, Any]]
+
 
 class ManualClock:
     """Wall-clock seconds that move only when a test says so."""
@@ -61,32 +63,48 @@ class Inventory:
         kind: str = "server",
         parent: str | None = None,
         site_id: int | None = None,
-        checks: Sequence[tuple[str, str] | tuple[str, str, dict[str, Any]]] = (),
+        checks: Sequence[CheckSpec] = (),
     ) -> int:
         """A device with checks given as ``(name, type[, {column: value}])``."""
-        self._address += 1
-        address = f"127.1.{self._address // 250}.{self._address % 250 + 1}"
-        async with self.store.write() as session:
-            device = Device(
-                site_id=site_id or self.site_id,
-                name=name,
-                kind=kind,
-                address=address,
-                address_key=address,
-                parent_id=self.devices[parent] if parent else None,
-            )
-            session.add(device)
-            await session.flush()
-            self.devices[name] = device.id
-            for spec in checks:
-                extra: dict[str, Any] = dict(spec[2]) if len(spec) == 3 else {}  # type: ignore[misc]
-                extra.setdefault("interval_s", 60.0)
-                extra.setdefault("retries", 2)
-                check = Check(device_id=device.id, name=spec[0], type=spec[1], **extra)
-                session.add(check)
-                await session.flush()
-                self.checks[f"{name}/{spec[0]}"] = check.id
+        await self.devices_named(
+            [name], kind=kind, parent=parent, site_id=site_id, checks=checks
+        )
         return self.devices[name]
+
+    async def devices_named(
+        self,
+        names: Sequence[str],
+        *,
+        kind: str = "server",
+        parent: str | None = None,
+        site_id: int | None = None,
+        checks: Sequence[CheckSpec] = (),
+    ) -> list[int]:
+        """Several alike devices in one transaction."""
+        async with self.store.write() as session:
+            for name in names:
+                self._address += 1
+                address = f"127.1.{self._address // 250}.{self._address % 250 + 1}"
+                device = Device(
+                    site_id=site_id or self.site_id,
+                    name=name,
+                    kind=kind,
+                    address=address,
+                    address_key=address,
+                    parent_id=self.devices[parent] if parent else None,
+                )
+                session.add(device)
+                await session.flush()
+                self.devices[name] = device.id
+                for spec in checks:
+                    extra: dict[str, Any] = dict(spec[2]) if len(spec) == 3 else {}
+                    extra.setdefault("interval_s", 60.0)
+                    extra.setdefault("retries", 2)
+                    check = Check(device_id=device.id, name=spec[0], type=spec[1], **extra)
+                    session.add(check)
+                    await session.flush()
+                    self.checks[f"{name}/{spec[0]}"] = check.id
+        return [self.devices[n] for n in names]
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import event
 
+from noc.alerting.alerts import should_notify
 from noc.alerting.evaluator import Evaluator, Observation
 from noc.alerting.flapping import FLAP_HIGH, flap_percent
 from noc.alerting.judge import FLAPPING
-from noc.alerting.alerts import should_notify
 from noc.storage import Store
 
 from .conftest import (
@@ -412,8 +412,8 @@ async def test_two_results_of_one_check_in_one_batch_are_both_judged(
 async def test_a_batch_costs_the_same_statements_for_50_or_250_checks(
     store: Store, inv: Inventory, clock: ManualClock
 ) -> None:
-    for n in range(300):
-        await inv.device(f"d{n}", checks=[("ping", "icmp", {"retries": 0})])
+    names = [f"d{n}" for n in range(300)]
+    await inv.devices_named(names, checks=[("ping", "icmp", {"retries": 0})])
     ids = [inv.checks[f"d{n}/ping"] for n in range(300)]
     ev = await started(store, clock)
     counted: list[str] = []
