@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from noc.alerting import alerts as alerting
@@ -78,7 +78,7 @@ from noc.alerting.states import State
 from noc.alerting.writing import alert_events, append, jsonable, upsert_states, write_alerts
 from noc.probes.result import ProbeResult
 from noc.storage.models import Check, CheckState
-from noc.storage.store import EventRecord, Store
+from noc.storage.store import EVENTS_LOCK_KEY, EventRecord, Store
 
 __all__ = ["BatchReport", "Evaluator", "Observation", "Policy"]
 
@@ -267,6 +267,13 @@ class Evaluator:
         write it in one transaction; memory changes only once the store has committed."""
         async with self._lock:
             async with self.store.write() as session:
+                if not self.store.sqlite:
+                    # The lock event writers take, taken first: a ticket linking an alert takes
+                    # it before the alert's row, so taking it after our row updates could
+                    # deadlock with it (SQLite's BEGIN IMMEDIATE already serialises writers).
+                    await session.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_KEY}
+                    )
                 batch = await self._stage(session, list(observations))
             self._commit(batch)
             return batch.report
@@ -564,7 +571,10 @@ class Evaluator:
 
     def _list_children(self, batch: _Batch) -> None:
         """Under each root's DOWN alert, the devices unreachable because of it."""
-        if not (batch.reach_changed or self._first):
+        root_opened = any(
+            s.write == "new" and s.memo.condition == DOWN for s in batch.txn.slots.values()
+        )
+        if not (batch.reach_changed or root_opened or self._first):
             return
         behind: dict[int, set[int]] = {}
         for cid, config in self._configs.items():

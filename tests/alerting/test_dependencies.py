@@ -216,3 +216,23 @@ def test_a_stale_parent_does_not_mute() -> None:
         lookup=lambda cid: stale if cid == 10 else None, wait=2,
     )
     assert judged.verdict is Verdict.OWN
+
+
+async def test_a_root_whose_alert_waited_lists_its_children_when_it_opens(
+    store: Store, inv: Inventory, clock: ManualClock
+) -> None:
+    await inv.device("isp-gw", kind="router", checks=[PING])
+    await inv.device("core-rtr", kind="router", parent="isp-gw", checks=[PING])
+    await inv.devices_named(["pc1", "pc2", "pc3"], parent="core-rtr", checks=[PING])
+    gw, core = inv.checks["isp-gw/ping"], inv.checks["core-rtr/ping"]
+    pcs = [inv.checks[f"pc{n}/ping"] for n in (1, 2, 3)]
+    ev = await started(store, clock)
+    await feed(ev, clock, [(c, ok(rtt=0.001)) for c in [gw, core, *pcs]], after=30)
+    report = await feed(ev, clock, [(c, failed(), 3) for c in [core, *pcs]], after=60)
+    assert report.recheck == {gw}, "the router waits for the gateway above it"
+    assert await alerts(store) == []
+    assert (await stored_state(store, pcs[0])).state == "UNREACHABLE"
+    await feed(ev, clock, [(gw, ok(rtt=0.001))], after=5)
+    (alert,) = await alerts(store)
+    assert alert.check_id == core
+    assert [c["name"] for c in alert.data["children"]] == ["pc1", "pc2", "pc3"]
