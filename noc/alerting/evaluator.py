@@ -143,6 +143,7 @@ class _Batch:
     reach_changed: bool = False
     stale_changed: bool = False
     swept: bool = False
+    next_sweep: float = float("-inf")
     removed: set[int] = field(default_factory=set)
 
     def memo(self, check_id: int) -> CheckMemo:
@@ -192,7 +193,8 @@ class Evaluator:
         self._removed: set[int] = set()
         self._started: float | None = None
         self._first = True
-        self._last_sweep = float("-inf")
+        self._next_sweep = float("-inf")
+        self._unreachable: set[int] = set()
         self._lock = asyncio.Lock()
         self.stale_key = dedup_key(None, None, f"{STALE}:{zone or '*'}")
 
@@ -259,6 +261,8 @@ class Evaluator:
         self._topology = build_topology(self._devices, configs)
         self._placements = _placements(self._devices)
         self._held = {cid for cid, m in memos.items() if m.hold_until is not None}
+        self._unreachable = {cid for cid, m in memos.items() if m.state is State.UNREACHABLE}
+        self._next_sweep = float("-inf")
 
     # the batch --------------------------------------------------------------------------------
 
@@ -321,7 +325,12 @@ class Evaluator:
         self._rejudge.clear()
         self._first = False
         if batch.swept:
-            self._last_sweep = batch.now
+            self._next_sweep = batch.next_sweep
+        for cid, memo in batch.staged.items():
+            if memo.state is State.UNREACHABLE:
+                self._unreachable.add(cid)
+            else:
+                self._unreachable.discard(cid)
 
     async def _known(
         self, session: AsyncSession, observations: list[Observation], batch: _Batch
@@ -361,6 +370,7 @@ class Evaluator:
             self._memos[check.id] = memo_from_row(config, rows.get(check.id))
         self._topology = build_topology(self._devices, self._configs)
         self._placements = _placements(self._devices)
+        self._next_sweep = float("-inf")
 
     def _retire_removed(self, batch: _Batch) -> None:
         for cid in self._removed:
@@ -370,6 +380,7 @@ class Evaluator:
             self._configs.pop(cid, None)
             self._memos.pop(cid, None)
             self._held.discard(cid)
+            self._unreachable.discard(cid)
         if batch.removed:
             self._topology = build_topology(self._devices, self._configs)
             batch.reach_changed = True
@@ -508,7 +519,7 @@ class Evaluator:
         if judgement is None:
             # Re-judged without a new result: a held failure may now open (never repeat).
             if memo.failure and verdict is Verdict.OWN and not memo.flapping and not memo.stale:
-                for name, condition in failure_conditions(config, memo).items():
+                for name, condition in failure_conditions(config, memo.output).items():
                     show(name, condition, repeat=False)
             return
         if judgement.flap_started or judgement.flap_stopped or memo.flapping:
@@ -577,8 +588,9 @@ class Evaluator:
         if not (batch.reach_changed or root_opened or self._first):
             return
         behind: dict[int, set[int]] = {}
-        for cid, config in self._configs.items():
-            if batch.memo(cid).state is not State.UNREACHABLE:
+        for cid in self._unreachable | batch.staged.keys():
+            config = self._configs.get(cid)
+            if config is None or batch.memo(cid).state is not State.UNREACHABLE:
                 continue
             node = self._topology.nodes.get(config.device_id)
             if node is None:
@@ -606,11 +618,14 @@ class Evaluator:
     # stale checks -----------------------------------------------------------------------------
 
     def _sweep(self, batch: _Batch) -> None:
-        if batch.now - self._last_sweep < self.policy.sweep_every:
+        """Mark checks without a result for ``stale_after`` intervals; between two looks it
+        only waits for the earliest moment one could go stale (results only push that later)."""
+        if batch.now < self._next_sweep:
             return
         batch.swept = True
         started = self._started or 0.0
         factor = self.policy.stale_after
+        next_due = float("inf")
         for cid, config in self._configs.items():
             if not config.owned:
                 continue
@@ -618,11 +633,14 @@ class Evaluator:
             if memo.stale:
                 continue
             seen_from = max(memo.last_ts, started)
-            if batch.now - seen_from <= factor * config.interval:
+            due = seen_from + factor * config.interval
+            if batch.now <= due:
+                next_due = min(next_due, due)
                 continue
             stale = go_stale(config, memo, batch.now, seen_from)
             self._transition(batch, config, memo, stale, State.UNKNOWN, batch.now, None)
             batch.stale_changed = True
+        batch.next_sweep = max(next_due, batch.now + self.policy.sweep_every)
 
     def _stale_alert(self, batch: _Batch) -> None:
         """One alert for every owned check without fresh results, never one per check."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 from typing import Any
 
 from noc.alerting import flapping
@@ -117,24 +116,47 @@ class Judgement:
     flap_stopped: bool = False
 
 
-NOTHING = Judgement(conditions=MappingProxyType({}), good=frozenset(), answered=False)
+_Step = tuple[dict[str, Any], Mapping[str, Condition], frozenset[str], bool]
+"""A result's effect: the memo fields it changes, its conditions, what it proves good, and
+whether the target answered."""
 
 
 def judge(
     config: CheckConfig, memo: CheckMemo, result: ProbeResult, attempts: int, ts: float
 ) -> tuple[CheckMemo, Judgement]:
     if result.status in (ProbeStatus.OK, ProbeStatus.PARTIAL):
-        memo, judgement = _answered(config, memo, result, ts)
+        changes, conditions, good, answered = _answered(config, memo, result, ts)
     elif result.status is ProbeStatus.FAILED:
-        memo, judgement = _failed(config, memo, result, attempts, ts)
+        changes, conditions, good, answered = _failed(config, memo, result, attempts, ts)
     else:
-        memo, judgement = _errored(config, memo, result, ts)
-    return _flap(config, memo, judgement)
+        changes, conditions, good, answered = _errored(result, ts)
+    history = flapping.remember(memo.history, changes["own"])
+    pct = flapping.flap_percent(history)
+    now_flapping = config.flap_enabled and flapping.is_flapping(
+        memo.flapping, pct, config.flap_low, config.flap_high
+    )
+    judgement = Judgement(
+        conditions=conditions,
+        good=good,
+        answered=answered,
+        flap_started=now_flapping and not memo.flapping,
+        flap_stopped=memo.flapping and not now_flapping,
+    )
+    memo = replace(
+        memo,
+        **changes,
+        history=history,
+        flap_pct=pct,
+        flapping=now_flapping,
+        last_ts=ts,
+        values=result.values,
+        stale=False,
+        seen=True,
+    )
+    return memo, judgement
 
 
-def _answered(
-    config: CheckConfig, memo: CheckMemo, result: ProbeResult, ts: float
-) -> tuple[CheckMemo, Judgement]:
+def _answered(config: CheckConfig, memo: CheckMemo, result: ProbeResult, ts: float) -> _Step:
     metrics = dict(memo.metrics)
     conditions: dict[str, Condition] = {}
     good = {DOWN, FAILED}
@@ -162,27 +184,21 @@ def _answered(
         conditions[UNKNOWN] = Condition(State.UNKNOWN, "; ".join(unknown))
     else:
         good.add(UNKNOWN)
-    own = worst(c.state for c in conditions.values())
     if conditions:
         ranked = sorted(conditions.values(), key=lambda c: -RANK[c.state])
         output = "; ".join(c.summary for c in ranked)
     else:
         output = _ok_output(result, shown)
-    memo = replace(
-        memo,
-        own=own,
-        last_ts=ts,
-        last_answer=ts,
-        attempts=0,
-        fail_since=None,
-        failure=False,
-        output=output[:OUTPUT_CHARS],
-        values=result.values,
-        metrics=metrics,
-        stale=False,
-        seen=True,
-    )
-    return memo, Judgement(conditions=conditions, good=frozenset(good), answered=True)
+    changes = {
+        "own": worst(c.state for c in conditions.values()),
+        "last_answer": ts,
+        "attempts": 0,
+        "fail_since": None,
+        "failure": False,
+        "output": output[:OUTPUT_CHARS],
+        "metrics": metrics,
+    }
+    return changes, conditions, frozenset(good), True
 
 
 def _ok_output(result: ProbeResult, shown: list[str]) -> str:
@@ -198,75 +214,42 @@ def _ok_output(result: ProbeResult, shown: list[str]) -> str:
 
 def _failed(
     config: CheckConfig, memo: CheckMemo, result: ProbeResult, attempts: int, ts: float
-) -> tuple[CheckMemo, Judgement]:
+) -> _Step:
     total = memo.attempts + max(1, attempts)
-    confirmed = memo.failure or total >= config.retries + 1
     error = result.error or "no answer"
-    fail_since = memo.fail_since if memo.fail_since is not None else ts
-    common: dict[str, Any] = {
-        "last_ts": ts,
+    changes: dict[str, Any] = {
         "attempts": total,
-        "fail_since": fail_since,
-        "values": result.values,
-        "stale": False,
-        "seen": True,
+        "fail_since": memo.fail_since if memo.fail_since is not None else ts,
     }
-    if not confirmed:
-        own = memo.own if memo.seen else State.UNKNOWN
+    if not (memo.failure or total >= config.retries + 1):
         output = f"{error} (attempt {total} of {config.retries + 1})"
-        memo = replace(memo, own=own, output=output[:OUTPUT_CHARS], **common)
-        return memo, Judgement(conditions={}, good=frozenset(), answered=False)
-    memo = replace(
-        memo, own=failure_state(config), failure=True, output=error[:OUTPUT_CHARS], **common
-    )
-    return memo, Judgement(conditions=failure_conditions(config, memo), good=frozenset(),
-                           answered=False)
+        changes.update(own=memo.own if memo.seen else State.UNKNOWN, output=output[:OUTPUT_CHARS])
+        return changes, {}, frozenset(), False
+    output = error[:OUTPUT_CHARS]
+    changes.update(own=failure_state(config), failure=True, output=output)
+    return changes, failure_conditions(config, output), frozenset(), False
 
 
-def _errored(
-    config: CheckConfig, memo: CheckMemo, result: ProbeResult, ts: float
-) -> tuple[CheckMemo, Judgement]:
+def _errored(result: ProbeResult, ts: float) -> _Step:
     error = result.error or "the check could not run"
-    memo = replace(
-        memo,
-        own=State.UNKNOWN,
-        last_ts=ts,
-        attempts=0,
-        fail_since=None,
-        failure=False,
-        output=error[:OUTPUT_CHARS],
-        values=result.values,
-        stale=False,
-        seen=True,
-    )
-    conditions = {UNKNOWN: Condition(State.UNKNOWN, error)}
-    return memo, Judgement(conditions=conditions, good=frozenset(), answered=False)
-
-
-def _flap(
-    config: CheckConfig, memo: CheckMemo, judgement: Judgement
-) -> tuple[CheckMemo, Judgement]:
-    history = flapping.remember(memo.history, memo.own)
-    pct = flapping.flap_percent(history)
-    now_flapping = config.flap_enabled and flapping.is_flapping(
-        memo.flapping, pct, config.flap_low, config.flap_high
-    )
-    judgement = replace(
-        judgement,
-        flap_started=now_flapping and not memo.flapping,
-        flap_stopped=memo.flapping and not now_flapping,
-    )
-    return replace(memo, history=history, flap_pct=pct, flapping=now_flapping), judgement
+    changes = {
+        "own": State.UNKNOWN,
+        "attempts": 0,
+        "fail_since": None,
+        "failure": False,
+        "output": error[:OUTPUT_CHARS],
+    }
+    return changes, {UNKNOWN: Condition(State.UNKNOWN, error)}, frozenset(), False
 
 
 def failure_state(config: CheckConfig) -> State:
     return State.DOWN if config.reachability else State.CRITICAL
 
 
-def failure_conditions(config: CheckConfig, memo: CheckMemo) -> dict[str, Condition]:
+def failure_conditions(config: CheckConfig, output: str) -> dict[str, Condition]:
     """The problem a confirmed failure raises (also when a held failure is released later)."""
     name = DOWN if config.reachability else FAILED
-    return {name: Condition(failure_state(config), memo.output or "no answer")}
+    return {name: Condition(failure_state(config), output or "no answer")}
 
 
 def go_stale(config: CheckConfig, memo: CheckMemo, now: float, since_seen: float) -> CheckMemo:
