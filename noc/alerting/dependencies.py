@@ -11,8 +11,9 @@ path with an enabled reachability check gives the evidence:
 * Answered after the failure started: the path is fine, the failure is real.
 * Not heard from since the failure started, or failing but not yet past its retries: a parent
   and its children fail together but their results arrive in any order, so the child's alert
-  is *held* until the parent has spoken, for at most ``wait`` parent intervals. The parent is
-  named so that the scheduler may poll it at once.
+  is *held* until the parent has spoken, for at most ``wait`` parent intervals (and never more
+  than ``max_wait`` seconds, so a parent polled rarely cannot hide a real failure for long).
+  The parent is named so that the scheduler may poll it at once.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ def judge_path(
     now: float,
     lookup: Lookup,
     wait: float,
+    max_wait: float = float("inf"),
 ) -> PathJudgement:
     """How a confirmed failure on ``device_id`` that began at ``fail_since`` counts.
 
@@ -124,7 +126,7 @@ def judge_path(
             return OWN
         if not evidence.soft_failing and evidence.last_answer >= fail_since:
             return OWN
-        until = fail_since + wait * evidence.interval
+        until = fail_since + min(wait * evidence.interval, max_wait)
         if now < until:
             return PathJudgement(Verdict.HOLD, wait_on=node.reach_check_id, until=until)
         return OWN

@@ -82,6 +82,9 @@ from noc.storage.store import EVENTS_LOCK_KEY, EventRecord, Store
 
 __all__ = ["BatchReport", "Evaluator", "Observation", "Policy"]
 
+IN_CHUNK = 5000
+"""Ids per ``IN (...)``: well under SQLite's and asyncpg's bound-parameter limits."""
+
 
 class _JobLike(Protocol):
     @property
@@ -339,7 +342,11 @@ class Evaluator:
         ids = {o.check_id for o in observations}
         if not ids:
             return observations
-        existing = set(await session.scalars(select(Check.id).where(Check.id.in_(sorted(ids)))))
+        existing: set[int] = set()
+        wanted = sorted(ids)
+        for start in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[start : start + IN_CHUNK]
+            existing.update(await session.scalars(select(Check.id).where(Check.id.in_(chunk))))
         new = (ids & existing) - self._configs.keys()
         if new:
             await self._learn(session, new)
@@ -438,6 +445,7 @@ class Evaluator:
                     now=batch.now,
                     lookup=batch.evidence,
                     wait=self.policy.dependency_wait,
+                    max_wait=self.policy.dependency_max_wait,
                 )
                 verdict = path.verdict
                 if verdict is Verdict.UNREACHABLE:

@@ -19,6 +19,8 @@ class Policy:
     """Intervals without a result after which a check is UNKNOWN (stale)."""
     dependency_wait: float = 2.0
     """Parent intervals a child's failure waits for its parent's verdict before alerting."""
+    dependency_max_wait: float = 300.0
+    """Seconds that wait lasts at most, however rarely the parent is polled."""
     flapping: bool = True
     flap_low: float = FLAP_LOW
     flap_high: float = FLAP_HIGH

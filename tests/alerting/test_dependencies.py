@@ -236,3 +236,18 @@ async def test_a_root_whose_alert_waited_lists_its_children_when_it_opens(
     (alert,) = await alerts(store)
     assert alert.check_id == core
     assert [c["name"] for c in alert.data["children"]] == ["pc1", "pc2", "pc3"]
+
+
+def test_the_wait_for_a_rarely_polled_parent_is_capped() -> None:
+    nodes = {1: DeviceNode(1, "rtr", None, 1, 1, 10), 2: DeviceNode(2, "pc", 1, 1, 1, 20)}
+    quiet = Evidence(State.OK, False, False, last_answer=0.0, interval=600.0, stale=False)
+
+    def judged(now: float, max_wait: float) -> Verdict:
+        return judge_path(
+            Topology(nodes), 2, include_self=False, fail_since=100.0, now=now,
+            lookup=lambda cid: quiet if cid == 10 else None, wait=2, max_wait=max_wait,
+        ).verdict
+
+    assert judged(1000.0, float("inf")) is Verdict.HOLD  # 2 x 600 s would wait till 1300
+    assert judged(399.0, 300.0) is Verdict.HOLD
+    assert judged(401.0, 300.0) is Verdict.OWN
