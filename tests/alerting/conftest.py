@@ -63,11 +63,12 @@ class Inventory:
         kind: str = "server",
         parent: str | None = None,
         site_id: int | None = None,
+        zone: str = "",
         checks: Sequence[CheckSpec] = (),
     ) -> int:
         """A device with checks given as ``(name, type[, {column: value}])``."""
         await self.devices_named(
-            [name], kind=kind, parent=parent, site_id=site_id, checks=checks
+            [name], kind=kind, parent=parent, site_id=site_id, zone=zone, checks=checks
         )
         return self.devices[name]
 
@@ -78,6 +79,7 @@ class Inventory:
         kind: str = "server",
         parent: str | None = None,
         site_id: int | None = None,
+        zone: str = "",
         checks: Sequence[CheckSpec] = (),
     ) -> list[int]:
         """Several alike devices in one transaction."""
@@ -92,6 +94,7 @@ class Inventory:
                     address=address,
                     address_key=address,
                     parent_id=self.devices[parent] if parent else None,
+                    zone=zone,
                 )
                 session.add(device)
                 await session.flush()
@@ -119,8 +122,10 @@ async def inv(store: Store) -> Inventory:
     return inventory
 
 
-async def started(store: Store, clock: ManualClock, **policy: Any) -> Evaluator:
-    evaluator = Evaluator(store, clock=clock, policy=Policy(**policy))
+async def started(
+    store: Store, clock: ManualClock, *, zone: str = "", **policy: Any
+) -> Evaluator:
+    evaluator = Evaluator(store, clock=clock, policy=Policy(**policy), zone=zone)
     await evaluator.start()
     return evaluator
 

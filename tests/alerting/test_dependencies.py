@@ -251,3 +251,27 @@ def test_the_wait_for_a_rarely_polled_parent_is_capped() -> None:
     assert judged(1000.0, float("inf")) is Verdict.HOLD  # 2 x 600 s would wait till 1300
     assert judged(399.0, 300.0) is Verdict.HOLD
     assert judged(401.0, 300.0) is Verdict.OWN
+
+
+async def test_a_parent_polled_in_another_zone_still_explains_its_children(
+    store: Store, inv: Inventory, clock: ManualClock
+) -> None:
+    await inv.device("core-rtr", kind="router", zone="core", checks=[PING])
+    await inv.devices_named(["pc1", "pc2"], parent="core-rtr", zone="branch", checks=[PING])
+    router = inv.checks["core-rtr/ping"]
+    pcs = [inv.checks["pc1/ping"], inv.checks["pc2/ping"]]
+    core = await started(store, clock, zone="core")
+    branch = await started(store, clock, zone="branch")
+    await feed(core, clock, [(router, ok(rtt=0.001))], after=30)
+    await feed(branch, clock, [(c, ok(rtt=0.001)) for c in pcs])
+    await feed(core, clock, [(router, failed(), 3)], after=60)
+    await feed(branch, clock, [(c, failed(), 3) for c in pcs], after=2)
+    (alert,) = await alerts(store)
+    assert alert.check_id == router
+    for cid in pcs:
+        assert (await stored_state(store, cid)).state == "UNREACHABLE"
+    # Each evaluator watches only its own zone for staleness.
+    config = branch.config(router)
+    assert config is not None and not config.owned
+    await feed(branch, clock, [(c, failed(), 1) for c in pcs], after=170)
+    assert [a.condition for a in await alerts(store)] == ["down"]
