@@ -8,7 +8,8 @@ suppression (``dependencies``) and alerting (``alerts``) act on what it returns.
 * A failure counts only after its retries: the scheduler reports how many attempts a run made,
   and failed attempts add up across runs until they reach ``retries + 1``. Until then the check
   keeps its state (a *soft* failure, as Nagios calls it) and nothing is raised or resolved.
-* An error (the check could not run) is UNKNOWN.
+* An error (the check could not run) is UNKNOWN; it raises an alert once it has repeated as
+  often as a failure must (``retries + 1`` results in a row).
 * Every result appends the verdict to the 21-state history that flap detection reads.
 """
 
@@ -81,6 +82,8 @@ class CheckMemo:
     child started failing."""
     attempts: int = 0
     """Consecutive failed attempts."""
+    errors: int = 0
+    """Consecutive results that could not be had at all (the check erred)."""
     fail_since: float | None = None
     failure: bool = False
     """The own verdict is a confirmed failure (DOWN, or CRITICAL for want of an answer)."""
@@ -129,7 +132,7 @@ def judge(
     elif result.status is ProbeStatus.FAILED:
         changes, conditions, good, answered = _failed(config, memo, result, attempts, ts)
     else:
-        changes, conditions, good, answered = _errored(result, ts)
+        changes, conditions, good, answered = _errored(config, memo, result)
     history = flapping.remember(memo.history, changes["own"])
     pct = flapping.flap_percent(history)
     now_flapping = config.flap_enabled and flapping.is_flapping(
@@ -193,6 +196,7 @@ def _answered(config: CheckConfig, memo: CheckMemo, result: ProbeResult, ts: flo
         "own": worst(c.state for c in conditions.values()),
         "last_answer": ts,
         "attempts": 0,
+        "errors": 0,
         "fail_since": None,
         "failure": False,
         "output": output[:OUTPUT_CHARS],
@@ -219,6 +223,7 @@ def _failed(
     error = result.error or "no answer"
     changes: dict[str, Any] = {
         "attempts": total,
+        "errors": 0,
         "fail_since": memo.fail_since if memo.fail_since is not None else ts,
     }
     if not (memo.failure or total >= config.retries + 1):
@@ -230,15 +235,21 @@ def _failed(
     return changes, failure_conditions(config, output), frozenset(), False
 
 
-def _errored(result: ProbeResult, ts: float) -> _Step:
+def _errored(config: CheckConfig, memo: CheckMemo, result: ProbeResult) -> _Step:
+    """UNKNOWN at once; the alert only once it has happened ``retries + 1`` times in a row, so a
+    passing hiccup (a rate limit, a busy agent) is shown but raises nothing."""
     error = result.error or "the check could not run"
+    errors = memo.errors + 1
     changes = {
         "own": State.UNKNOWN,
         "attempts": 0,
+        "errors": errors,
         "fail_since": None,
         "failure": False,
         "output": error[:OUTPUT_CHARS],
     }
+    if errors < config.retries + 1:
+        return changes, {}, frozenset(), False
     return changes, {UNKNOWN: Condition(State.UNKNOWN, error)}, frozenset(), False
 
 

@@ -443,3 +443,20 @@ async def test_start_is_required(store: Store, clock: ManualClock) -> None:
         assert "start()" in str(exc)
     else:
         raise AssertionError("process() before start() must fail")
+
+
+async def test_a_passing_error_shows_unknown_but_raises_nothing(
+    store: Store, inv: Inventory, clock: ManualClock
+) -> None:
+    await inv.device("sw1", kind="switch", checks=[("snmp", "snmp", {"retries": 2})])
+    cid = inv.checks["sw1/snmp"]
+    ev = await started(store, clock)
+    await feed(ev, clock, [(cid, errored("agent busy"))], after=60)
+    assert (await stored_state(store, cid)).state == "UNKNOWN"
+    await feed(ev, clock, [(cid, metrics(cpu__used_pct=5))], after=60)
+    await feed(ev, clock, [(cid, errored("agent busy"))], after=60)
+    await feed(ev, clock, [(cid, errored("agent busy"))], after=60)
+    assert await alerts(store) == [], "2 errors in a row, 3 needed with 2 retries"
+    await feed(ev, clock, [(cid, errored("authentication failed"))], after=60)
+    (alert,) = await alerts(store)
+    assert (alert.condition, alert.summary) == ("unknown", "authentication failed")
