@@ -140,8 +140,7 @@ class _Batch:
     memos: Mapping[int, CheckMemo]
     configs: Mapping[int, CheckConfig]
     staged: dict[int, CheckMemo] = field(default_factory=dict)
-    rows: dict[int, CheckMemo] = field(default_factory=dict)
-    """Checks whose stored row must be written."""
+    """Checks this batch changed: their memory after the commit, and their stored rows."""
     report: BatchReport = field(default_factory=BatchReport)
     reach_changed: bool = False
     stale_changed: bool = False
@@ -476,7 +475,6 @@ class Evaluator:
         changed = final is not before.state or not before.seen
         memo = replace(memo, state=final, hold_until=hold, since=ts if changed else memo.since)
         batch.staged[config.check_id] = memo
-        batch.rows[config.check_id] = memo
         if changed:
             batch.report.state_changes += 1
             if config.reachability:
@@ -718,7 +716,7 @@ class Evaluator:
                 "flapping": memo.flapping,
                 "history": list(memo.history),
             }
-            for cid, memo in batch.rows.items()
+            for cid, memo in batch.staged.items()
             if cid in self._configs
         ]
         await upsert_states(self.store, session, rows)
