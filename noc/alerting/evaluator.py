@@ -75,8 +75,9 @@ from noc.alerting.snapshot import (
     with_metric_levels,
 )
 from noc.alerting.states import State
-from noc.alerting.writing import alert_events, append, jsonable, upsert_states, write_alerts
+from noc.alerting.writing import alert_events, append, upsert_states, write_alerts
 from noc.probes.result import ProbeResult
+from noc.storage.jsoncol import json_safe
 from noc.storage.models import Check, CheckState
 from noc.storage.store import EVENTS_LOCK_KEY, EventRecord, Store
 
@@ -221,7 +222,8 @@ class Evaluator:
                 await self._load(session, alerts=await load_open_alerts(session))
             self._started = self.clock()
             self._rejudge = {
-                cid for cid, memo in self._memos.items()
+                cid
+                for cid, memo in self._memos.items()
                 if self._configs[cid].owned and memo.failure and memo.state is not State.UNREACHABLE
             }
 
@@ -575,14 +577,16 @@ class Evaluator:
                 labels=labels,
             )
         if judgement.flap_started:
-            txn.announce(alerting.FLAPPING_EVENT, key, ts, {"flapping": True, "percent": pct,
-                                                            **labels})
+            txn.announce(
+                alerting.FLAPPING_EVENT, key, ts, {"flapping": True, "percent": pct, **labels}
+            )
             for other in others:
                 txn.annotate(other, ts, {"flapping": True}, "held while the check flaps")
         if judgement.flap_stopped:
             txn.resolve(key, ts, f"flapping stopped at {pct:.1f} %")
-            txn.announce(alerting.FLAPPING_EVENT, key, ts, {"flapping": False, "percent": pct,
-                                                            **labels})
+            txn.announce(
+                alerting.FLAPPING_EVENT, key, ts, {"flapping": False, "percent": pct, **labels}
+            )
             for other in others:
                 txn.annotate(other, ts, {"flapping": None}, "no longer held: flapping stopped")
 
@@ -675,8 +679,7 @@ class Evaluator:
             {"id": cid, "label": self._configs[cid].label}
             for cid in stale[: self.policy.stale_listed]
         ]
-        txn.annotate(self.stale_key, batch.now, {"checks": listed, "count": len(stale)},
-                     summary)
+        txn.annotate(self.stale_key, batch.now, {"checks": listed, "count": len(stale)}, summary)
 
     # maintenance ------------------------------------------------------------------------------
 
@@ -712,7 +715,7 @@ class Evaluator:
                 "last_ts": memo.last_ts,
                 "attempts": memo.attempts,
                 "output": memo.output,
-                "values": jsonable(memo.values),
+                "values": json_safe(memo.values),
                 "flapping": memo.flapping,
                 "history": list(memo.history),
             }

@@ -39,8 +39,10 @@ class Window:
         return self.starts_at <= now and (self.ends_at is None or now < self.ends_at)
 
     def describe(self) -> str:
-        until = "until OK" if self.until_ok and self.ends_at is None else (
-            f"until {stamp(self.ends_at)}" if self.ends_at is not None else "until ended"
+        until = (
+            "until OK"
+            if self.until_ok and self.ends_at is None
+            else (f"until {stamp(self.ends_at)}" if self.ends_at is not None else "until ended")
         )
         text = f"maintenance window {self.id} on {self.scope} {self.scope_id} {until}"
         return f"{text}: {self.reason}" if self.reason else text

@@ -54,9 +54,7 @@ async def load_devices(session: AsyncSession) -> dict[int, DeviceRow]:
     return {r[0]: DeviceRow(*r) for r in rows}
 
 
-async def load_checks(
-    session: AsyncSession, ids: Iterable[int] | None = None
-) -> list[Check]:
+async def load_checks(session: AsyncSession, ids: Iterable[int] | None = None) -> list[Check]:
     """Enabled checks of enabled devices (of ``ids`` only, when given)."""
     query = (
         select(Check)
@@ -109,8 +107,7 @@ def build_config(check: Check, device: DeviceRow, defaults: Policy, zone: str) -
     )
 
 
-def _whole(params: Mapping[str, Any], key: str, default: int, where: str,
-           errors: list[str]) -> int:
+def _whole(params: Mapping[str, Any], key: str, default: int, where: str, errors: list[str]) -> int:
     value = params.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         errors.append(f"{where}: {key} must be a whole number of 1 or more, got {value!r}")
@@ -118,8 +115,9 @@ def _whole(params: Mapping[str, Any], key: str, default: int, where: str,
     return value
 
 
-def _percent(params: Mapping[str, Any], key: str, default: float, where: str,
-             errors: list[str]) -> float:
+def _percent(
+    params: Mapping[str, Any], key: str, default: float, where: str, errors: list[str]
+) -> float:
     value = params.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
         errors.append(f"{where}: {key} must be a percentage from 0 to 100, got {value!r}")

@@ -135,12 +135,16 @@ class MetricMemo:
 def step(rule: Rule, memo: MetricMemo, value: float, ts: float) -> MetricMemo:
     """The metric after one more value: worse levels wait for ``for_s``, better ones do not."""
     now_at = rule.reached(value, memo.level)
-    crit_since = (memo.crit_since if memo.crit_since is not None else ts) if (
-        now_at is State.CRITICAL
-    ) else None
-    warn_since = (memo.warn_since if memo.warn_since is not None else ts) if (
-        now_at is not State.OK
-    ) else None
+    crit_since = (
+        (memo.crit_since if memo.crit_since is not None else ts)
+        if (now_at is State.CRITICAL)
+        else None
+    )
+    warn_since = (
+        (memo.warn_since if memo.warn_since is not None else ts)
+        if (now_at is not State.OK)
+        else None
+    )
 
     def held(since: float | None) -> bool:
         return since is not None and ts - since >= rule.for_s

@@ -8,9 +8,8 @@ summary), and the events one insert.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from noc.alerting.alerts import AlertMemo, AlertTxn, Slot
+from noc.storage.jsoncol import json_safe
 from noc.storage.models import Alert, CheckState
 from noc.storage.store import EventRecord, Store
 
@@ -34,19 +34,6 @@ STATE_COLUMNS = (
     "flapping",
     "history",
 )
-
-
-def jsonable(value: Any) -> Any:
-    """What JSON columns accept on both backends: no NaN or infinity, no bytes or objects."""
-    if isinstance(value, bool | int | str) or value is None:
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return str(value)
 
 
 async def upsert_states(
@@ -73,7 +60,7 @@ def _row(memo: AlertMemo) -> dict[str, Any]:
         "first_seen": memo.first_seen,
         "last_seen": memo.last_seen,
         "count": memo.count,
-        "data": jsonable(memo.data),
+        "data": json_safe(memo.data),
         "resolved_at": memo.resolved_at,
     }
 
@@ -94,9 +81,7 @@ async def _insert(session: AsyncSession, slots: Sequence[Slot]) -> None:
     bulk = [s for s in slots if alike[_signature(s.memo)] == 1]
     if bulk:
         result = await session.execute(
-            insert(Alert).returning(
-                Alert.id, Alert.dedup_key, Alert.first_seen, Alert.resolved_at
-            ),
+            insert(Alert).returning(Alert.id, Alert.dedup_key, Alert.first_seen, Alert.resolved_at),
             [_row(s.memo) for s in bulk],
         )
         ids = {(key, first, resolved): int(i) for i, key, first, resolved in result}
@@ -133,7 +118,7 @@ async def write_alerts(session: AsyncSession, txn: AlertTxn) -> None:
             "last_seen": s.memo.last_seen,
             "summary": s.memo.summary,
             "severity": s.memo.severity,
-            "data": jsonable(s.memo.data),
+            "data": json_safe(s.memo.data),
             "resolved_at": s.memo.resolved_at,
         }
         for s in slots
@@ -156,7 +141,7 @@ def alert_events(txn: AlertTxn) -> list[EventRecord]:
         replace(
             staged.record,
             alert_id=staged.slot.id if staged.slot is not None else staged.record.alert_id,
-            data=jsonable(staged.data),
+            data=json_safe(staged.data),
         )
         for staged in txn.events
     ]

@@ -45,6 +45,8 @@ CHECK_OPTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 CHECK_COMMON = frozenset(
     {"type", "name", "interval", "timeout", "retries", "thresholds", "enabled"}
 )
+ALERTING_OPTIONS = frozenset({"recover_after", "flapping", "flap_low", "flap_high"})
+"""Per-check alerting options, kept in the check's params for the evaluator to read."""
 THRESHOLD_KEYS = frozenset({"warning", "critical", "for", "clear", "below"})
 
 # Per credential kind: plain options, and the fields that must be secret references.
@@ -160,11 +162,11 @@ def parse_check(item: Any, where: Where, field_name: str) -> CheckSpec:
         )
     allowed, required = CHECK_OPTIONS[check_type]
     for key in item:
-        if key not in allowed and key not in CHECK_COMMON:
+        if key not in allowed and key not in CHECK_COMMON and key not in ALERTING_OPTIONS:
             raise where.fail(f"{field_name}.{key}", f"unknown option for a {check_type} check")
     for key in sorted(required - set(item)):
         raise where.fail(f"{field_name}.{key}", f"a {check_type} check needs {key}")
-    params = {k: v for k, v in item.items() if k in allowed}
+    params = {k: v for k, v in item.items() if k in allowed or k in ALERTING_OPTIONS}
     if "port" in params and (not isinstance(params["port"], int) or not 0 < params["port"] < 65536):
         raise where.fail(f"{field_name}.port", f"{params['port']!r} is not a port number")
     if check_type == "http":

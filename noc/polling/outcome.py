@@ -9,24 +9,22 @@ hands them to the next sink; the batch writer is the last one.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Protocol
 
+from noc.alerting.states import REACHABILITY_TYPES, State
+
+__all__ = [
+    "REACHABILITY_TYPES",
+    "CheckOutcome",
+    "ResultSink",
+    "State",
+    "classify",
+    "key_value",
+    "summary",
+]
 from noc.polling.jobs import CheckJob
 from noc.probes.result import ProbeResult, ProbeStatus
-
-
-class State(enum.StrEnum):
-    OK = "OK"
-    WARNING = "WARNING"
-    CRITICAL = "CRITICAL"
-    UNKNOWN = "UNKNOWN"
-    DOWN = "DOWN"
-
-
-REACHABILITY_TYPES = frozenset({"icmp"})
-"""Checks whose failure means the device itself is gone (DOWN), not one service (CRITICAL)."""
 
 KEY_METRICS: dict[str, tuple[str, ...]] = {
     "icmp": ("loss_pct", "rtt_ms"),

@@ -54,11 +54,17 @@ async def poll_once(
     sink_factory: SinkFactory | None = None,
     spread: float = 0.0,
     retry_delay: float | None = None,
+    evaluate: bool = True,
 ) -> CycleReport:
     """Run every check of the zone once, store the results, and report them."""
     jobs = await load_jobs(store, settings.poller, zone)
     adapters = adapters or Adapters(settings)
-    writer = await start_writer(store, busy_timeout_ms=settings.database.busy_timeout_ms)
+    writer = await start_writer(
+        store,
+        busy_timeout_ms=settings.database.busy_timeout_ms,
+        evaluate=evaluate,
+        zone=zone or "",
+    )
     sink: ResultSink = sink_factory(writer) if sink_factory else writer
     scheduler = Scheduler.from_settings(
         settings.poller, adapters, sink, retry_delay=_retry_delay(settings, retry_delay)
@@ -85,8 +91,10 @@ class PollerService:
         retry_delay: float | None = None,
         flush_interval: float = 1.0,
         clock: Clock | None = None,
+        evaluate: bool = True,
     ) -> None:
         self.store = store
+        self.evaluate = evaluate
         self.settings = settings
         self.zone = zone
         self.adapters = adapters or Adapters(settings)
@@ -125,6 +133,8 @@ class PollerService:
             self.store,
             busy_timeout_ms=self.settings.database.busy_timeout_ms,
             flush_interval=self.flush_interval,
+            evaluate=self.evaluate,
+            zone=self.zone or "",
         )
         self._sink = self.sink_factory(self.writer) if self.sink_factory else self.writer
         try:
@@ -158,6 +168,8 @@ class PollerService:
         try:
             if await self._watch.changed():
                 count = await self.reload()
+                if self.writer is not None:
+                    self.writer.request_reload()
                 self.reloads += 1
                 log.info("inventory changed: now polling %d checks", count)
         except StoreError as exc:  # the store blinked: keep polling what we have

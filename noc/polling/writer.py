@@ -20,7 +20,7 @@ import asyncio
 import logging
 import math
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +29,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from noc.alerting.evaluator import Evaluator, Observation
 from noc.errors import StoreError
 from noc.polling.clock import Clock, SystemClock
 from noc.polling.outcome import CheckOutcome
 from noc.storage import EventRecord, Store
+from noc.storage.jsoncol import json_safe
 from noc.storage.models import Check, CheckState
 
 log = logging.getLogger(__name__)
@@ -66,19 +68,6 @@ class WriterStats:
         return dict(self.__dict__)
 
 
-def json_safe(value: Any) -> Any:
-    """What JSON columns accept on both backends: no NaN or infinity, no bytes or objects."""
-    if isinstance(value, bool | int | str) or value is None:
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return str(value)
-
-
 class ResultWriter:
     def __init__(
         self,
@@ -89,7 +78,11 @@ class ResultWriter:
         max_queue: int = 100_000,
         max_failures: int = 5,
         clock: Clock | None = None,
+        evaluate: bool = False,
+        zone: str = "",
     ) -> None:
+        """With ``evaluate`` the alerting evaluator owns check states, alerts and their events
+        (it runs here, on the writer's loop, one transaction a batch); samples stay ours."""
         self.store = store
         self.flush_interval = flush_interval
         self.max_batch = max_batch
@@ -107,6 +100,10 @@ class ResultWriter:
         self._failed_in_row = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake_pending = False
+        self._evaluate = evaluate
+        self._zone = zone
+        self._reload = False
+        self.evaluator: Evaluator | None = None
 
     # the sink ----------------------------------------------------------------------------------
 
@@ -128,6 +125,11 @@ class ResultWriter:
     @property
     def queued(self) -> int:
         return len(self._queue)
+
+    def request_reload(self) -> None:
+        """The inventory changed: the evaluator re-reads checks before its next batch."""
+        self._reload = True
+        self._wake()
 
     # lifecycle ---------------------------------------------------------------------------------
 
@@ -160,6 +162,9 @@ class ResultWriter:
             self._queue.clear()
 
     async def _run(self) -> None:
+        if self._evaluate and self.evaluator is None:
+            self.evaluator = Evaluator(self.store, clock=self.clock.time, zone=self._zone)
+            await self.evaluator.start()
         while True:
             await self.clock.wait(self._kick, None if self._closing else self.flush_interval)
             self._kick.clear()
@@ -173,8 +178,21 @@ class ResultWriter:
     # writing -----------------------------------------------------------------------------------
 
     async def flush(self) -> bool:
-        """Write everything queued now; False if the store refused a batch (it is kept)."""
+        """Write everything queued now; False if the store refused a batch (it is kept).
+
+        With nothing queued the evaluator still gets an empty batch: a tick, so that checks
+        that stopped reporting go stale and held failures move on."""
         async with self._lock:
+            if self.evaluator is not None:
+                try:
+                    if self._reload:
+                        self._reload = False
+                        await self.evaluator.reload()
+                    if not self._queue:
+                        await self.evaluator.process([])
+                except StoreError as exc:
+                    self._refused([], exc)
+                    return False
             while self._queue:
                 batch = [
                     self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))
@@ -202,6 +220,14 @@ class ResultWriter:
         self._queue.extendleft(reversed(batch))
 
     async def _write(self, batch: list[CheckOutcome]) -> None:
+        if self.evaluator is not None:
+            report = await self.evaluator.process([Observation.of(o) for o in batch])
+            self.stats.state_changes += report.state_changes
+            self.stats.orphans += report.orphans
+            self.stats.outcomes += len(batch) - report.orphans
+            self.stats.samples += await self._write_samples(batch)
+            self.stats.batches += 1
+            return
         async with self.store.write() as session:
             batch = await self._existing(session, batch)
             await self._load_states(session, {o.job.check_id for o in batch})

@@ -33,6 +33,8 @@ class Writer(Protocol):
 
     async def aclose(self, grace: float = 10.0) -> None: ...
 
+    def request_reload(self) -> None: ...
+
 
 class WriterThread:
     def __init__(self, url: str, *, busy_timeout_ms: int = 10_000, **options: Any) -> None:
@@ -63,6 +65,9 @@ class WriterThread:
 
     def submit(self, outcome: CheckOutcome) -> None:
         self.writer.submit(outcome)
+
+    def request_reload(self) -> None:
+        self.writer.request_reload()  # sets a flag and wakes the loop thread-safely
 
     async def start(self) -> None:
         """Open the store on the writer's thread; its errors (``StoreError``) surface here."""

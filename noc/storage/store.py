@@ -123,7 +123,8 @@ class Store:
             await session.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_KEY}
             )
-        await session.execute(insert(Event), rows)
+        # render_nulls: rows with and without NULLs stay one executemany, not one INSERT a row
+        await session.execute(insert(Event).execution_options(render_nulls=True), rows)
 
     async def events_after(self, after_id: int, limit: int = 1000) -> list[Event]:
         async with self.read() as session:
