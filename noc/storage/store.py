@@ -21,6 +21,7 @@ from sqlalchemy import (
     Executable,
     Integer,
     Selectable,
+    bindparam,
     cast,
     delete,
     func,
@@ -49,9 +50,9 @@ ROLLUP_RESOLUTIONS = (300, 3600)
 """Bucket widths in seconds, finest first: each level is folded from the one before it."""
 ID_CHUNK = 1_000
 """Series one statement names: under SQLite's bound-parameter limit, and a short write lock."""
-ROLLUP_STEP = 3
-"""Buckets one roll-up transaction covers: at 50,000 series, three 5-minute buckets are 750,000
-raw rows, about a second of write lock on SQLite here."""
+ROLLUP_ROWS = 50_000
+"""Roll-up rows one transaction aims to write: at 50,000 series one 5-minute bucket (250,000
+raw rows read at one sample a minute)."""
 SAMPLE_INSERT_SQLITE = "INSERT INTO samples (series_id, ts, value) VALUES (?, ?, ?)"
 SAMPLE_INSERT_PG = "INSERT INTO samples (series_id, ts, value) VALUES ($1, $2, $3)"
 
@@ -265,8 +266,9 @@ class Store:
             return cast(column / size, Integer) * size
         return cast(func.floor(column / size), BigInteger) * size
 
-    def _rollup_source(self, resolution: int, lo: int, hi: int) -> Selectable:
-        """The buckets of ``resolution`` in [lo, hi), folded from the next finer level."""
+    def _rollup_source(self, resolution: int) -> Selectable:
+        """The buckets of ``resolution`` in [:lo, :hi), folded from the next finer level."""
+        lo, hi = bindparam("lo", type_=BigInteger), bindparam("hi", type_=BigInteger)
         level = ROLLUP_RESOLUTIONS.index(resolution)
         size = literal_column(str(int(resolution)), Integer)
         if level == 0:
@@ -304,11 +306,11 @@ class Store:
             .group_by(SampleRollup.series_id, finer)
         )
 
-    def _rollup_statement(self, resolution: int, lo: int, hi: int) -> Executable:
+    def _rollup_statement(self, resolution: int) -> Executable:
         """Upsert, so that recomputing a bucket replaces it instead of failing or adding to it."""
         columns = ["series_id", "resolution", "bucket", "min", "max", "sum", "count"]
         upsert = self._insert(SampleRollup).from_select(
-            columns, self._rollup_source(resolution, lo, hi)
+            columns, self._rollup_source(resolution)
         )
         return upsert.on_conflict_do_update(
             index_elements=[SampleRollup.series_id, SampleRollup.resolution, SampleRollup.bucket],
@@ -321,7 +323,7 @@ class Store:
         end: float,
         *,
         resolutions: Iterable[int] = ROLLUP_RESOLUTIONS,
-        per_transaction: int = ROLLUP_STEP,
+        per_transaction: int = ROLLUP_ROWS,
     ) -> int:
         """Fold samples in [start, end), widened to whole buckets, into roll-ups.
 
@@ -329,8 +331,11 @@ class Store:
         a series instead of sixty, and exact: min of mins, sum of sums, sum of counts). Each
         bucket touched is recomputed whole and upserted, so a second run over the same window
         changes nothing and a bucket rolled while still open is completed by the next run.
-        Commits every ``per_transaction`` buckets, finest resolution first, so a long catch-up
-        never holds the write lock for long. Returns the number of buckets written.
+        A long window goes in several transactions, finest resolution first, each sized to
+        write about ``per_transaction`` roll-up rows whatever the number of series: the first
+        covers one bucket, and each next one grows or shrinks by how many rows the last wrote.
+        So a catch-up never holds the write lock for long, and a small store is not slowed by
+        a transaction a bucket. Returns the number of roll-up rows written.
         """
         unknown = set(resolutions) - set(ROLLUP_RESOLUTIONS)
         if unknown:
@@ -338,13 +343,18 @@ class Store:
         written = 0
         async with self._sample_connection() as conn:
             for resolution in sorted(set(resolutions)):
+                statement = self._rollup_statement(resolution)
                 lo = math.floor(start / resolution) * resolution
                 hi = math.ceil(end / resolution) * resolution
-                step = max(per_transaction, 1) * resolution
-                for step_lo in range(lo, hi, step):
-                    statement = self._rollup_statement(resolution, step_lo, min(step_lo + step, hi))
+                buckets = 1
+                while lo < hi:
+                    step_hi = min(lo + buckets * resolution, hi)
                     async with conn.begin():
-                        written += max((await conn.execute(statement)).rowcount, 0)
+                        result = await conn.execute(statement, {"lo": lo, "hi": step_hi})
+                    rows = max(result.rowcount, 0)
+                    written += rows
+                    lo = step_hi
+                    buckets = max(1, min(buckets * 4, buckets * per_transaction // max(rows, 1)))
         return written
 
     async def prune(
