@@ -55,7 +55,8 @@ FULL_ROLLUP_IDS = 470_000_000
 MONTH_BOUND_MB = 30_000
 """The bound the README states for a month of 5,000 devices x 10 metrics every 60 s at the
 default retention (48 h raw, 14 days of 5-minute and 400 days of hourly buckets)."""
-TIME_LIMIT_S = 300.0
+MONTH_TIME_LIMIT_S = 300.0
+"""The month stops with an error past this: about 100 s on this machine when it is quiet."""
 ROLLUP_TREES = ("sample_rollups", "sqlite_autoindex_sample_rollups_1")
 SAMPLE_TREES = ("samples", "ix_samples_series_ts", *ROLLUP_TREES)
 
@@ -121,14 +122,18 @@ async def store_batches(url: str, rows: Sequence[Row], batch: int) -> float:
         await store.close()
 
 
-async def store_per_call(url: str, rows: Sequence[Row], batch: int) -> float:
-    """One call per batch: also pays for a connection each time (a flush of one batch)."""
+async def call_cost(url: str, calls: int = 50) -> float:
+    """Seconds a ``write_samples`` call costs beyond its rows: calls of one row each.
+
+    Each call opens a connection (the engine pools none for SQLite), which a flusher that hands
+    over a batch per call pays every time.
+    """
     store = await Store.open(url)
     try:
         started = time.perf_counter()
-        for start in range(0, len(rows), batch):
-            await store.write_samples(rows[start : start + batch], batch=batch)
-        return time.perf_counter() - started
+        for n in range(calls):
+            await store.write_samples([sample(1, T0, n)])
+        return (time.perf_counter() - started) / calls
     finally:
         await store.close()
 
@@ -137,16 +142,16 @@ async def bench_sqlite(
     workdir: Path, rows: Sequence[Row], batch: int, runs: int
 ) -> dict[str, float]:
     path = workdir / "ingest.db"
-    seconds: dict[str, list[float]] = {"raw": [], "store": [], "per_call": []}
+    seconds: dict[str, list[float]] = {"raw": [], "store": []}
     for _ in range(runs):
-        url = await migrated(path)
+        await migrated(path)
         seconds["raw"].append(raw_sqlite(path, rows, batch))
         url = await migrated(path)
         seconds["store"].append(await store_batches(url, rows, batch))
-        url = await migrated(path)
-        seconds["per_call"].append(await store_per_call(url, rows, batch))
+    rates = {name: len(rows) / statistics.median(times) for name, times in seconds.items()}
+    rates["call_s"] = await call_cost(await migrated(path))
     fresh(path)
-    return {name: len(rows) / statistics.median(times) for name, times in seconds.items()}
+    return rates
 
 
 async def scratch_pg(
@@ -415,7 +420,6 @@ def rollup_bytes(trees: dict[str, int]) -> int:
 
 
 async def main(args: argparse.Namespace) -> int:
-    deadline = time.monotonic() + TIME_LIMIT_S
     failed = False
     with tempfile.TemporaryDirectory(prefix="noc-bench-ingest-", dir=args.dir) as tmp:
         workdir = Path(tmp)
@@ -429,11 +433,16 @@ async def main(args: argparse.Namespace) -> int:
             print(f"{'writer':<48} {'rows/s':>10} {'x raw':>6}")
             labels = {
                 "raw": "sqlite3.executemany (WAL, synchronous=NORMAL)",
-                "store": "Store.write_samples, one call",
-                "per_call": "Store.write_samples, one call per batch",
+                "store": "Store.write_samples (one call, all rows)",
             }
             for name, label in labels.items():
                 print(f"{label:<48} {rates[name]:>10,.0f} {rates[name] / rates['raw']:>6.2f}")
+            per_call = args.batch / (args.batch / rates["store"] + rates["call_s"])
+            print(
+                f"{'  derived: one call per batch':<48} {per_call:>10,.0f} "
+                f"{per_call / rates['raw']:>6.2f}  (measured cost of a call: "
+                f"{rates['call_s'] * 1e3:.1f} ms)"
+            )
             ratio = rates["store"] / rates["raw"]
             if ratio < args.min_ratio:
                 print(f"FAIL: Store.write_samples at {ratio:.2f}x raw, below {args.min_ratio}x")
@@ -447,6 +456,7 @@ async def main(args: argparse.Namespace) -> int:
                 ):
                     print(f"{label:<48} {pg[name]:>10,.0f}")
         if not args.skip_month:
+            deadline = time.monotonic() + MONTH_TIME_LIMIT_S
             _, ok = await month(workdir, args.devices, args.pass_hours, deadline)
             failed = failed or not ok
     return 1 if failed else 0

