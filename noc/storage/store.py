@@ -29,6 +29,7 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
@@ -277,43 +278,60 @@ class Store:
         return cast(func.floor(column / size), BigInteger) * size
 
     def _rollup_source(self, resolution: int) -> Selectable:
-        """The buckets of ``resolution`` in [:lo, :hi), folded from the next finer level."""
+        """The buckets of ``resolution`` in [:lo, :hi), folded from the next finer level.
+
+        Both tables are indexed by series first, so the rows of a window are found by one
+        range seek per series. SQLite does that for ``series_id IN (SELECT id FROM series)``;
+        PostgreSQL's planner turns the same query into a scan of the whole table, so there it
+        is a ``LATERAL`` subquery per series, which it can only run as index seeks.
+        """
         lo, hi = bindparam("lo", type_=BigInteger), bindparam("hi", type_=BigInteger)
         level = ROLLUP_RESOLUTIONS.index(resolution)
         size = literal_column(str(int(resolution)), Integer)
+        series_id: InstrumentedAttribute[int]
+        folded: list[ColumnElement[Any]]
         if level == 0:
+            series_id = Sample.series_id
             bucket = self._bucket(Sample.ts, resolution)
-            return (
-                select(
-                    Sample.series_id,
-                    size,
-                    bucket,
-                    func.min(Sample.value),
-                    func.max(Sample.value),
-                    func.sum(Sample.value),
-                    func.count(),
-                )
-                .where(Sample.series_id.in_(select(Series.id)), Sample.ts >= lo, Sample.ts < hi)
-                .group_by(Sample.series_id, bucket)
-            )
-        finer = SampleRollup.bucket - SampleRollup.bucket % size
-        return (
-            select(
-                SampleRollup.series_id,
-                size,
-                finer,
+            folded = [
+                func.min(Sample.value),
+                func.max(Sample.value),
+                func.sum(Sample.value),
+                func.count(),
+            ]
+            window = [Sample.ts >= lo, Sample.ts < hi]
+        else:
+            series_id = SampleRollup.series_id
+            bucket = SampleRollup.bucket - SampleRollup.bucket % size
+            folded = [
                 func.min(SampleRollup.min),
                 func.max(SampleRollup.max),
                 func.sum(SampleRollup.sum),
                 func.sum(SampleRollup.count),
-            )
-            .where(
-                SampleRollup.series_id.in_(select(Series.id)),
+            ]
+            window = [
                 SampleRollup.resolution == ROLLUP_RESOLUTIONS[level - 1],
                 SampleRollup.bucket >= lo,
                 SampleRollup.bucket < hi,
+            ]
+        if self.sqlite:
+            return (
+                select(series_id, size, bucket, *folded)
+                .where(series_id.in_(select(Series.id)), *window)
+                .group_by(series_id, bucket)
             )
-            .group_by(SampleRollup.series_id, finer)
+        names = ["bucket", "min", "max", "sum", "count"]
+        labelled = [col.label(name) for col, name in zip([bucket, *folded], names, strict=True)]
+        per_series = (
+            select(*labelled)
+            .where(series_id == Series.id, *window)
+            .group_by(bucket)
+            .lateral("folded")
+        )
+        return (
+            select(Series.id, size, *(per_series.c[name] for name in names))
+            .select_from(Series)
+            .join(per_series, true())
         )
 
     def _rollup_statement(self, resolution: int) -> Executable:
