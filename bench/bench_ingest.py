@@ -219,19 +219,20 @@ async def make_series(store: Store, devices: int, first_id: int) -> list[int]:
         site = Site(client_id=client.id, code="dc", name="DC")
         session.add(site)
         await session.flush()
-        keys = []
-        for n in range(devices):
-            address = f"127.0.{n // 250}.{n % 250 + 1}"
-            device = Device(site_id=site.id, name=f"dev{n}", address=address, address_key=address)
-            session.add(device)
-            await session.flush()
-            check = Check(device_id=device.id, name="snmp", type="snmp")
-            session.add(check)
-            await session.flush()
-            keys += [(device.id, check.id, f"metric{m}") for m in range(METRICS)]
+        addresses = [f"127.{n // 62500}.{n // 250 % 250}.{n % 250 + 1}" for n in range(devices)]
+        hosts = [
+            Device(site_id=site.id, name=f"dev{n}", address=address, address_key=address)
+            for n, address in enumerate(addresses)
+        ]
+        session.add_all(hosts)
+        await session.flush()
+        checks = [Check(device_id=host.id, name="snmp", type="snmp") for host in hosts]
+        session.add_all(checks)
+        await session.flush()
+        keys = [(c.device_id, c.id, f"metric{m}") for c in checks for m in range(METRICS)]
         if first_id > 1:
             session.add(
-                Series(id=first_id - 1, device_id=device.id, check_id=check.id, metric="-")
+                Series(id=first_id - 1, device_id=hosts[0].id, check_id=checks[0].id, metric="-")
             )
     ids = await store.series_ids(keys)
     async with store.write() as session:
@@ -411,6 +412,46 @@ async def month(
     return full, ok
 
 
+async def full_width(workdir: Path, minutes: int) -> None:
+    """One maintain() pass at the real width, where the month above only extrapolates.
+
+    5,000 devices x 10 metrics, ``minutes`` of samples at full density, then the pass that
+    rolls them up: how long it takes, and how far the WAL grows, with 50,000 series.
+    """
+    path = workdir / "wide.db"
+    store = await Store.open(await migrated(path))
+    # An idle reader, as a console would be: without it the last connection to close would
+    # checkpoint and delete the WAL, hiding how large it grew.
+    reader = sqlite3.connect(path)
+    reader.execute("SELECT count(*) FROM series").fetchone()
+    try:
+        series = await make_series(store, FULL_DEVICES, first_id=1)
+        await seed_row_ids(store)
+        rows = [sample(sid, T0, n) for n in range(minutes) for sid in series]
+        began = time.perf_counter()
+        await store.write_samples(rows)
+        wrote = time.perf_counter() - began
+        now = T0 + minutes * INTERVAL_S + 600
+        progress = Progress()
+        first = await maintain(store, now, RetentionSettings(), progress=progress)
+        # Steady state: five more minutes arrive, and the next pass rolls them up.
+        await store.write_samples(
+            [sample(sid, T0, n) for n in range(minutes, minutes + 5) for sid in series]
+        )
+        steady = await maintain(store, now + 300, RetentionSettings(), progress=progress)
+        wal = wal_bytes(path)
+    finally:
+        await store.close()
+        reader.close()
+        fresh(path)
+    print(
+        f"\nfull width (measured): {len(series):,} series, {len(rows):,} samples in "
+        f"{wrote:.1f} s ({len(rows) / wrote:,.0f} rows/s); first maintain() pass "
+        f"{first.seconds:.1f} s ({first.buckets:,} roll-up rows); steady-state pass after 5 more "
+        f"minutes {steady.seconds:.1f} s ({steady.buckets:,} roll-up rows); WAL {mb(wal)} MB"
+    )
+
+
 def rollup_bytes(trees: dict[str, int]) -> int:
     """Bytes of the roll-up b-trees (5-minute and hourly buckets share them)."""
     return sum(v for k, v in trees.items() if k in ROLLUP_TREES)
@@ -455,6 +496,8 @@ async def main(args: argparse.Namespace) -> int:
                     ("pg_store", "Store.write_samples (PostgreSQL, print only)"),
                 ):
                     print(f"{label:<48} {pg[name]:>10,.0f}")
+        if args.full_width:
+            await full_width(workdir, args.full_width)
         if not args.skip_month:
             deadline = time.monotonic() + MONTH_TIME_LIMIT_S
             _, ok = await month(workdir, args.devices, args.pass_hours, deadline)
@@ -469,14 +512,20 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--min-ratio", type=float, default=0.25)
-    parser.add_argument("--devices", type=int, default=10, help="width of the month simulation")
+    parser.add_argument("--devices", type=int, default=5, help="width of the month simulation")
     parser.add_argument("--pass-hours", type=int, default=6, help="simulated hours per pass")
+    parser.add_argument(
+        "--full-width", type=int, default=0, metavar="MINUTES",
+        help="also time one maintain() pass over this many minutes at 50,000 series",
+    )
     parser.add_argument("--dir", default=None, help="where the scratch files go")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-month", action="store_true")
     args = parser.parse_args(argv)
     if not 0 < args.rows <= 5_000_000 or not 0 < args.devices <= 100 or args.runs < 1:
         parser.error("--rows must be in 1..5,000,000, --devices in 1..100, --runs at least 1")
+    if not 0 <= args.full_width <= 60:
+        parser.error("--full-width takes 0..60 minutes")
     return args
 
 
