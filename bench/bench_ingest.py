@@ -40,7 +40,7 @@ from sqlalchemy.pool import NullPool
 
 from noc.config import RetentionSettings
 from noc.storage.models import Check, Client, Device, Series, Site
-from noc.storage.retention import Progress, maintain, page_stats
+from noc.storage.retention import maintain, page_stats
 from noc.storage.store import Store
 
 Row = tuple[int, float, float]
@@ -309,7 +309,6 @@ async def month(
     store = await Store.open(url)
     retention = RetentionSettings()
     width = FULL_DEVICES / devices
-    progress = Progress()
     spent = {"write_samples": 0.0, "maintain": 0.0}
     passes: list[float] = []
     full_series = FULL_DEVICES * METRICS
@@ -342,7 +341,7 @@ async def month(
             await store.write_samples(rows)
             spent["write_samples"] += time.perf_counter() - began
             now = start + pass_hours * 3600
-            report = await maintain(store, now, retention, progress=progress)
+            report = await maintain(store, now, retention)
             spent["maintain"] += report.seconds
             passes.append(report.seconds)
             day = int((now - T0) // 86400)
@@ -432,13 +431,12 @@ async def full_width(workdir: Path, minutes: int) -> None:
         await store.write_samples(rows)
         wrote = time.perf_counter() - began
         now = T0 + minutes * INTERVAL_S + 600
-        progress = Progress()
-        first = await maintain(store, now, RetentionSettings(), progress=progress)
+        first = await maintain(store, now, RetentionSettings())
         # Steady state: five more minutes arrive, and the next pass rolls them up.
         await store.write_samples(
             [sample(sid, T0, n) for n in range(minutes, minutes + 5) for sid in series]
         )
-        steady = await maintain(store, now + 300, RetentionSettings(), progress=progress)
+        steady = await maintain(store, now + 300, RetentionSettings())
         wal = wal_bytes(path)
     finally:
         await store.close()

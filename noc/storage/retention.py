@@ -7,8 +7,8 @@ row is never dropped before its bucket exists.
 
 The pass is incremental without a table of its own: the newest bucket of each resolution *is*
 the mark (found with one index seek per series), and it is rolled again on the next pass, which
-completes a bucket that was rolled while still open. A ``Progress`` kept by a long-running
-``RetentionWorker`` spares even those seeks.
+completes a bucket that was rolled while still open. So any process may run a pass, a restart
+loses nothing, and two passes at once only do some work twice.
 
 SQLite never gives freed pages back to the file system without ``VACUUM``; it reuses them. The
 pages a prune frees hold the next inserts, so once the windows are full the file stops growing
@@ -24,7 +24,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, text
@@ -44,13 +44,6 @@ flush interval land a little after the time they are stamped with."""
 INTERVAL_S = 300.0
 
 
-@dataclass
-class Progress:
-    """The start of the newest bucket rolled up, per resolution, as last seen by this process."""
-
-    rolled: dict[int, int] = field(default_factory=dict)
-
-
 @dataclass(frozen=True, slots=True)
 class MaintainReport:
     buckets: int
@@ -58,7 +51,7 @@ class MaintainReport:
     pruned: int
     """Rows deleted from ``samples`` and ``sample_rollups`` together."""
     rolled: dict[int, int]
-    """The newest bucket rolled up per resolution after this pass."""
+    """The start of the newest bucket rolled up, per resolution, after this pass."""
     seconds: float
 
 
@@ -142,7 +135,6 @@ async def maintain(
     now: float,
     retention: RetentionSettings,
     *,
-    progress: Progress | None = None,
     grace_s: float = GRACE_S,
 ) -> MaintainReport:
     """One pass: roll up what closed since the last pass, then prune by the three windows.
@@ -151,21 +143,20 @@ async def maintain(
     fails before pruning leaves every raw row in place for the next one.
     """
     started = time.perf_counter()
-    progress = progress if progress is not None else Progress()
     found = await spans(store)
     buckets = 0
+    rolled: dict[int, int] = {}
     source = found.get(0)
     for resolution in ROLLUP_RESOLUTIONS:
-        mark = progress.rolled.get(resolution)
-        if mark is None and resolution in found:
-            mark = int(found[resolution].newest)
+        held = found.get(resolution)
+        mark = None if held is None else int(held.newest)
         written, mark = await _roll(store, resolution, source, mark, now, grace_s)
         buckets += written
         if mark is not None:
-            progress.rolled[resolution] = mark
+            rolled[resolution] = mark
         # The next level is folded from this one, which now reaches from whichever is older
         # (what it held before, or what was just rolled into it) up to its mark.
-        oldest = [span.oldest for span in (source, found.get(resolution)) if span is not None]
+        oldest = [span.oldest for span in (source, held) if span is not None]
         source = Span(min(oldest), float(mark)) if mark is not None and oldest else None
     pruned = await store.prune(
         now,
@@ -176,7 +167,7 @@ async def maintain(
     return MaintainReport(
         buckets=buckets,
         pruned=pruned,
-        rolled=dict(progress.rolled),
+        rolled=rolled,
         seconds=time.perf_counter() - started,
     )
 
@@ -199,8 +190,8 @@ async def page_stats(store: Store) -> PageStats | None:
 class RetentionWorker:
     """Runs ``maintain()`` every ``interval_s`` until stopped; a pass never overlaps the next.
 
-    Keeps a ``Progress`` between passes. A failing pass (a locked or unreachable database) is
-    logged and retried at the next interval: nothing it skipped is lost, only delayed.
+    A failing pass (a locked or unreachable database) is logged and retried at the next
+    interval: nothing it skipped is lost, only delayed. ``last`` is the latest pass's report.
     """
 
     def __init__(
@@ -215,13 +206,10 @@ class RetentionWorker:
         self.retention = retention
         self.interval_s = interval_s
         self.clock = clock
-        self.progress = Progress()
         self.last: MaintainReport | None = None
 
     async def run_once(self) -> MaintainReport:
-        self.last = await maintain(
-            self.store, self.clock(), self.retention, progress=self.progress
-        )
+        self.last = await maintain(self.store, self.clock(), self.retention)
         return self.last
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.pool import NullPool
 
 from noc.config import RetentionSettings
 from noc.storage.models import Check, Client, Device, Sample, SampleRollup, Series, Site
-from noc.storage.retention import Progress, RetentionWorker, maintain, page_stats
+from noc.storage.retention import RetentionWorker, maintain, page_stats
 from noc.storage.store import Store
 
 PG_URL = os.environ.get("NOC_TEST_PG_URL", "")
@@ -345,11 +345,13 @@ async def test_maintain_over_a_simulated_span_keeps_row_counts_bounded(store: St
     }
     assert five == want5
     assert hourly == want1
-    assert worker.progress.rolled == {300: int(now) - 600, 3600: int(now) - 7200}
+    assert worker.last is not None
+    assert worker.last.rolled == {300: int(now) - 600, 3600: int(now) - 7200}
 
-    # A fresh pass with no memory finds its place from the store and changes nothing.
-    report = await maintain(store, now, retention, progress=Progress())
+    # Another pass at the same time finds its place from the store and changes nothing.
+    report = await maintain(store, now, retention)
     assert report.pruned == 0
+    assert report.rolled == worker.last.rolled
     assert await rollups(store, 300) == five
     assert await rollups(store, 3600) == hourly
 
