@@ -23,17 +23,20 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from noc.config import RetentionSettings
 from noc.errors import StoreError
 from noc.storage.models import Sample, SampleRollup, Series
-from noc.storage.store import ROLLUP_RESOLUTIONS, Store
+from noc.storage.store import ROLLUP_RESOLUTIONS, Store, describe_db_error
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,16 @@ class Span:
     newest: float
 
 
+@asynccontextmanager
+async def _reading(store: Store) -> AsyncIterator[AsyncSession]:
+    """A read session whose driver errors become ``StoreError``, as the store's writes do."""
+    try:
+        async with store.read() as session:
+            yield session
+    except (OperationalError, DBAPIError) as exc:
+        raise StoreError(describe_db_error(store.url, exc)) from None
+
+
 async def spans(store: Store) -> dict[int, Span]:
     """The span of raw rows (key 0) and of each roll-up resolution, in one read.
 
@@ -99,7 +112,7 @@ async def spans(store: Store) -> dict[int, Span]:
     for column, correlated in levels:
         bounds.append(func.min(select(func.min(column)).where(*correlated).scalar_subquery()))
         bounds.append(func.max(select(func.max(column)).where(*correlated).scalar_subquery()))
-    async with store.read() as session:
+    async with _reading(store) as session:
         row = (await session.execute(select(*bounds).select_from(Series))).one()
     found: dict[int, Span] = {}
     for key, index in zip((0, *ROLLUP_RESOLUTIONS), range(0, len(row), 2), strict=True):
@@ -177,7 +190,7 @@ async def page_stats(store: Store) -> PageStats | None:
     if not store.sqlite:
         return None
     values: dict[str, int] = {}
-    async with store.read() as session:
+    async with _reading(store) as session:
         for name in ("page_size", "page_count", "freelist_count"):
             values[name] = int(await session.scalar(text(f"PRAGMA {name}")) or 0)
     return PageStats(

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from noc.config import RetentionSettings
+from noc.errors import StoreError
 from noc.storage.models import Check, Client, Device, Sample, SampleRollup, Series, Site
 from noc.storage.retention import RetentionWorker, maintain, page_stats
 from noc.storage.store import Store
@@ -398,3 +399,17 @@ async def test_page_stats_reports_sqlite_pages_only(store: Store) -> None:
     assert stats.page_size >= 512 and stats.pages > 0
     assert 0 <= stats.free_pages < stats.pages
     assert stats.used_bytes <= stats.file_bytes
+
+
+async def test_maintain_on_a_broken_file_is_one_line_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "noc.db"
+    path.write_bytes(b"this is not a database, " * 512)
+    store = Store(f"sqlite+aiosqlite:///{path}")
+    try:
+        with pytest.raises(StoreError) as caught:
+            await maintain(store, T0, RetentionSettings())
+    finally:
+        await store.close()
+    message = str(caught.value)
+    assert str(path) in message and "not a database" in message
+    assert "\n" not in message and "SELECT" not in message
