@@ -167,14 +167,18 @@ class Snmpd:
 
 @contextlib.contextmanager
 def snmpd(
-    *, ports: int = 1, community: str = "public", users: Sequence[V3User] = ()
+    *,
+    ports: int | Sequence[int] = 1,
+    community: str = "public",
+    users: Sequence[V3User] = (),
 ) -> Iterator[Snmpd]:
-    """net-snmp's snmpd on loopback only, read-only, on ``ports`` free UDP ports."""
+    """net-snmp's snmpd on loopback only, read-only, on ``ports`` free UDP ports (or on the
+    ports given: a restart of the same agent)."""
     binary = snmpd_binary()
     if binary is None:
         raise FileNotFoundError("snmpd (net-snmp) is not installed")
     with tempfile.TemporaryDirectory(prefix="noc-snmpd-") as tmp:
-        chosen = tuple(free_udp_ports(ports))
+        chosen = tuple(free_udp_ports(ports) if isinstance(ports, int) else ports)
         conf = Path(tmp) / "snmpd.conf"
         lines = [
             "agentAddress " + ",".join(f"udp:127.0.0.1:{p}" for p in chosen),

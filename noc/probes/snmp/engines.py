@@ -215,6 +215,24 @@ _PRIV = {
 }
 
 
+class _NoMibCompiler:
+    """Stands in for pysmi's MIB compiler. When pysmi is installed (snmpsim depends on it),
+    pysnmp builds one for every new engine on its first request: a Lark LALR parser that takes
+    one to four seconds of CPU, on the event loop, stalling every poll in flight. noc sends
+    numeric OIDs only and never needs a MIB compiled."""
+
+    def compile(self, *names: str, **options: object) -> dict[str, str]:
+        return {name: "missing" for name in names}
+
+
+def _without_mib_compiler(engine: v3.SnmpEngine) -> None:
+    builder = engine.get_mib_builder()
+    sources = builder.get_mib_sources()
+    if builder.get_mib_compiler() is None and sources:
+        builder.set_mib_compiler(_NoMibCompiler(), sources[0].full_path())
+        builder.set_mib_sources(*sources)  # undo the source set_mib_compiler adds
+
+
 def _credential(target: SnmpTarget) -> tuple[str, ...]:
     return (
         target.user,
@@ -244,6 +262,7 @@ class _UsmStack:
                 users[target.user] = credential
                 return engine
         engine = v3.SnmpEngine()
+        _without_mib_compiler(engine)
         for domain, proto, family in (
             (udp.DOMAIN_NAME, udp.UdpAsyncioTransport, socket.AF_INET),
             (udp6.DOMAIN_NAME, udp6.Udp6AsyncioTransport, socket.AF_INET6),

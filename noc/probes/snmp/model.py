@@ -112,8 +112,10 @@ class Storage:
 
 @dataclass(frozen=True, slots=True)
 class Memory:
-    """Physical memory; ``used_bytes`` leaves out buffers and page cache when the agent
-    reports them (net-snmp on Linux), as ``free`` and psutil do."""
+    """Physical memory. ``used_bytes`` is total minus available when the agent reports what
+    is available (net-snmp 5.8+ on Linux: the kernel's MemAvailable, as ``free`` and psutil
+    count it), else used minus buffers and page cache when it reports those, else what the
+    agent calls used."""
 
     total_bytes: int
     used_bytes: int

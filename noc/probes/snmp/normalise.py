@@ -57,6 +57,7 @@ METRIC_STORAGE_KINDS: Final = frozenset(
 
 _NET_SNMP_BUFFERS: Final = "Memory buffers"
 _NET_SNMP_CACHED: Final = "Cached memory"
+_NET_SNMP_AVAILABLE: Final = "Available memory"
 
 
 def system_oids(collect: frozenset[Collect]) -> tuple[Oid, ...]:
@@ -243,14 +244,22 @@ def memory(rows: tuple[Storage, ...]) -> Memory | None:
     ram = next((s for s in rows if s.kind is StorageKind.RAM and s.size_bytes > 0), None)
     if ram is None:
         return None
-    # net-snmp on Linux counts buffers and page cache as used RAM and reports them apart.
-    reclaimable = sum(
-        s.used_bytes
-        for s in rows
-        if s.kind is StorageKind.OTHER and s.descr in (_NET_SNMP_BUFFERS, _NET_SNMP_CACHED)
-    )
-    used = ram.used_bytes - reclaimable
-    return Memory(total_bytes=ram.size_bytes, used_bytes=used if used >= 0 else ram.used_bytes)
+    # net-snmp on Linux counts buffers and page cache as used RAM, and reports beside it the
+    # kernel's MemAvailable (5.8 and later) or at least the buffers and the cache.
+    other = {s.descr: s for s in rows if s.kind is StorageKind.OTHER}
+    available = other.get(_NET_SNMP_AVAILABLE)
+    if available is not None and 0 < available.size_bytes <= ram.size_bytes:
+        used = ram.size_bytes - available.size_bytes
+    else:
+        reclaimable = sum(
+            other[name].used_bytes
+            for name in (_NET_SNMP_BUFFERS, _NET_SNMP_CACHED)
+            if name in other
+        )
+        used = ram.used_bytes - reclaimable
+        if used < 0:
+            used = ram.used_bytes
+    return Memory(total_bytes=ram.size_bytes, used_bytes=used)
 
 
 def cpu_loads(walk: Walk) -> tuple[int, ...]:
