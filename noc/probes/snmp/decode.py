@@ -13,6 +13,7 @@ import struct
 import unicodedata
 
 from pyasn1.type import univ
+from pysnmp.proto import rfc1902
 
 from noc.probes.snmp.mibs import Oid
 
@@ -21,9 +22,8 @@ Raw = int | float | bytes | str | Oid
 OCTET STRING, ``str`` for IpAddress, ``tuple[int, ...]`` for OBJECT IDENTIFIER, ``float`` for
 net-snmp's Opaque-wrapped floats."""
 
-_APPLICATION = 0x40
-_IP_ADDRESS_TAG = 0
-_OPAQUE_TAG = 4
+_IP_ADDRESS = rfc1902.IpAddress.tagSet  # [APPLICATION 0], the same in SNMPv1's RFC 1155
+_OPAQUE = rfc1902.Opaque.tagSet  # [APPLICATION 4]
 
 
 def to_raw(value: object) -> Raw | None:
@@ -36,10 +36,9 @@ def to_raw(value: object) -> Raw | None:
         return tuple(int(n) for n in value)
     if isinstance(value, univ.OctetString):
         data = value.asOctets()
-        tag = value.tagSet.baseTag
-        if tag.tagClass == _APPLICATION and tag.tagId == _IP_ADDRESS_TAG:
+        if value.tagSet == _IP_ADDRESS:
             return ".".join(str(b) for b in data)
-        if tag.tagClass == _APPLICATION and tag.tagId == _OPAQUE_TAG:
+        if value.tagSet == _OPAQUE:
             return _opaque(data)
         return bytes(data)
     if isinstance(value, univ.Choice):  # SNMPv1 NetworkAddress wraps an IpAddress
