@@ -67,16 +67,17 @@ def answers(port: int, community: str, host: str = "127.0.0.1", wait: float = 0.
 
 
 def _wait_until_answering(
-    proc: subprocess.Popen[bytes], port: int, community: str, log: Path
+    proc: subprocess.Popen[bytes], endpoint: tuple[str, int], community: str, log: Path
 ) -> None:
+    host, port = endpoint
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"agent exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        if answers(port, community):
+        if answers(port, community, host=host):
             return
         time.sleep(0.1)
-    raise RuntimeError(f"agent did not answer on port {port} in {STARTUP_TIMEOUT:g} s")
+    raise RuntimeError(f"agent did not answer on {host}:{port} in {STARTUP_TIMEOUT:g} s")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -120,7 +121,7 @@ def snmpsim(data_dir: Path = RECORDINGS) -> Iterator[int]:
                 env=env,
             )
         try:
-            _wait_until_answering(proc, port, probe_community, log)
+            _wait_until_answering(proc, ("127.0.0.1", port), probe_community, log)
             yield port
         finally:
             _stop(proc)
@@ -156,33 +157,38 @@ class V3User:
 
 @dataclass(frozen=True)
 class Snmpd:
-    ports: tuple[int, ...]
+    endpoints: tuple[tuple[str, int], ...]
     community: str
     log: Path
+    pid: int
 
     @property
     def port(self) -> int:
-        return self.ports[0]
+        return self.endpoints[0][1]
 
 
 @contextlib.contextmanager
 def snmpd(
     *,
     ports: int | Sequence[int] = 1,
+    addresses: Sequence[str] = ("127.0.0.1",),
     community: str = "public",
+    source: str = "127.0.0.1",
     users: Sequence[V3User] = (),
 ) -> Iterator[Snmpd]:
-    """net-snmp's snmpd on loopback only, read-only, on ``ports`` free UDP ports (or on the
-    ports given: a restart of the same agent)."""
+    """net-snmp's snmpd, read-only, listening on every loopback ``addresses`` x ``ports``
+    (free UDP ports when ``ports`` is a count; given ones to restart the same agent). It
+    answers ``community`` from ``source`` only."""
     binary = snmpd_binary()
     if binary is None:
         raise FileNotFoundError("snmpd (net-snmp) is not installed")
     with tempfile.TemporaryDirectory(prefix="noc-snmpd-") as tmp:
         chosen = tuple(free_udp_ports(ports) if isinstance(ports, int) else ports)
+        endpoints = tuple((address, port) for port in chosen for address in addresses)
         conf = Path(tmp) / "snmpd.conf"
         lines = [
-            "agentAddress " + ",".join(f"udp:127.0.0.1:{p}" for p in chosen),
-            f"rocommunity {community} 127.0.0.1",
+            "agentAddress " + ",".join(f"udp:{a}:{p}" for a, p in endpoints),
+            f"rocommunity {community} {source}",
             "dontLogTCPWrappersConnects yes",
         ]
         for user in users:
@@ -198,8 +204,8 @@ def snmpd(
                 env=env,
             )
         try:
-            _wait_until_answering(proc, chosen[0], community, log)
-            yield Snmpd(chosen, community, log)
+            _wait_until_answering(proc, endpoints[0], community, log)
+            yield Snmpd(endpoints, community, log, proc.pid)
         finally:
             _stop(proc)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from noc.probes.snmp import (
     SnmpSnapshot,
     SnmpTarget,
     SnmpVersion,
+    SnmpWorkerPool,
     StorageKind,
 )
 
@@ -302,3 +304,36 @@ async def test_restart_is_a_reboot_and_gives_no_rate() -> None:
     assert two.snapshot is not None and _loopback(two.snapshot).in_bps is None
     assert three.result.values["sys.rebooted"] == 0
     assert three.snapshot is not None and _loopback(three.snapshot).in_bps is not None
+
+
+async def test_worker_pool_polls_like_the_poller(agent_port: int) -> None:
+    """Same results over worker processes; an agent's counters stay with one worker, so the
+    second poll has rates."""
+    targets = [TARGETS["v2c"](agent_port), TARGETS["v3-authPriv-sha-aes"](agent_port)]
+    async with SnmpWorkerPool(2) as pool:
+        assert len(pool.pids) == 2
+        first = await asyncio.gather(*(pool.poll_detail(t) for t in targets))
+        await asyncio.sleep(NET_SNMP_IF_CACHE_S)
+        second = await asyncio.gather(*(pool.poll_detail(t) for t in targets))
+        got = await pool.get(targets[1], ["1.3.6.1.2.1.1.5.0"])
+    for poll in (*first, *second):
+        assert poll.result.status is ProbeStatus.OK, poll.result.error
+        assert poll.result.values["sys.name"] == os.uname().nodename
+    for poll in second:
+        assert poll.snapshot is not None and _loopback(poll.snapshot).in_bps is not None
+    assert got == {"1.3.6.1.2.1.1.5.0": os.uname().nodename}
+
+
+async def test_worker_pool_replaces_a_dead_worker(agent_port: int) -> None:
+    target = v2c(agent_port)
+    async with SnmpWorkerPool(1) as pool:
+        assert (await pool.poll(target)).status is ProbeStatus.OK
+        (pid,) = pool.pids
+        os.kill(pid, signal.SIGKILL)
+        lost = await pool.poll(target)  # sent before the death is noticed, or after
+        again = await pool.poll(target)
+        assert pool.pids and pool.pids != [pid]
+    assert lost.status in (ProbeStatus.OK, ProbeStatus.ERROR)
+    if lost.status is ProbeStatus.ERROR:
+        assert "worker" in lost.error
+    assert again.status is ProbeStatus.OK, again.error

