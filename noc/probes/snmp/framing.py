@@ -23,14 +23,45 @@ def frame(message: Any) -> bytes:
     return HEADER.pack(len(body)) + body
 
 
-async def read_frame(reader: asyncio.StreamReader) -> Any | None:
-    """The next message, or None at end of input."""
-    try:
-        header = await reader.readexactly(HEADER.size)
-        body = await reader.readexactly(HEADER.unpack(header)[0])
-    except asyncio.IncompleteReadError:
-        return None
-    return pickle.loads(body)
+class FrameDecoder:
+    """Messages out of a byte stream that arrives in arbitrary pieces."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[Any]:
+        buffer = self._buffer
+        buffer += data
+        messages = []
+        start = 0
+        while len(buffer) - start >= HEADER.size:
+            (size,) = HEADER.unpack_from(buffer, start)
+            end = start + HEADER.size + size
+            if len(buffer) < end:
+                break
+            messages.append(pickle.loads(buffer[start + HEADER.size : end]))
+            start = end
+        del buffer[:start]
+        return messages
+
+
+class FrameProtocol(asyncio.Protocol):
+    """A pipe of frames: each message to ``on_message``, end of input to ``on_eof``."""
+
+    def __init__(self, on_message: Callable[[Any], None], on_eof: Callable[[], None]) -> None:
+        self._decoder = FrameDecoder()
+        self._on_message = on_message
+        self._on_eof = on_eof
+
+    def data_received(self, data: bytes) -> None:
+        for message in self._decoder.feed(data):
+            self._on_message(message)
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._on_eof()
 
 
 class FrameBatcher:

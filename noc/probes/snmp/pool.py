@@ -23,7 +23,7 @@ from typing import Any
 
 from noc.probes.result import ProbeResult, ProbeStatus
 from noc.probes.snmp.errors import SnmpError, SnmpTimeout
-from noc.probes.snmp.framing import FrameBatcher, read_frame
+from noc.probes.snmp.framing import FrameBatcher, FrameDecoder
 from noc.probes.snmp.mibs import Oid
 from noc.probes.snmp.model import SnmpPoll
 from noc.probes.snmp.poller import SnmpValue
@@ -36,35 +36,76 @@ GRACE = 5.0
 _STOP_TIMEOUT = 5.0
 
 
-class _Worker:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
+class _Worker(asyncio.SubprocessProtocol):
+    """One worker process, spoken to over its stdin and stdout pipes."""
+
+    def __init__(self) -> None:
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.target_ids: dict[SnmpTarget, int] = {}
         self._next_tid = itertools.count(1)
-        assert process.stdin is not None
-        self.out = FrameBatcher(process.stdin.write)
-        self.reader = asyncio.create_task(self._read())
+        self._decoder = FrameDecoder()
+        self._exited = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.SubprocessTransport | None = None
+        self.out: FrameBatcher | None = None
 
     @classmethod
     async def start(cls) -> _Worker:
-        process = await asyncio.create_subprocess_exec(
+        loop = asyncio.get_running_loop()
+        _transport, worker = await loop.subprocess_exec(
+            cls,
             sys.executable,
             "-m",
             "noc.probes.snmp.worker",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            stderr=None,
         )
-        return cls(process)
+        return worker
+
+    # SubprocessProtocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        self.transport = transport
+        stdin = transport.get_pipe_transport(0)
+        assert isinstance(stdin, asyncio.WriteTransport)
+        self.out = FrameBatcher(stdin.write)
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        assert isinstance(data, bytes)
+        for request_id, ok, value in self._decoder.feed(data):
+            future = self.pending.pop(request_id, None)
+            if future is None or future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    def process_exited(self) -> None:
+        code = self.transport.get_returncode() if self.transport else None
+        error = SnmpError(f"SNMP worker process exited (code {code})")
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(error)
+        self.pending.clear()
+        if not self._exited.done():
+            self._exited.set_result(code)
+
+    # the pool's side
+
+    @property
+    def pid(self) -> int | None:
+        return self.transport.get_pid() if self.transport else None
 
     @property
     def alive(self) -> bool:
-        return self.process.returncode is None and not self.reader.done()
+        return self.out is not None and not self._exited.done()
 
     def send(
         self, request_id: int, op: str, target: SnmpTarget, *args: object
     ) -> asyncio.Future[Any]:
-        if not self.alive:
+        if not self.alive or self.out is None:
             raise SnmpError("SNMP worker process is not running")
         tid = self.target_ids.get(target)
         if tid is None:
@@ -77,39 +118,21 @@ class _Worker:
         self.out.send((op, request_id, tid, *args))
         return future
 
-    async def _read(self) -> None:
-        stdout = self.process.stdout
-        assert stdout is not None
-        try:
-            while (message := await read_frame(stdout)) is not None:
-                request_id, ok, value = message
-                future = self.pending.pop(request_id, None)
-                if future is None or future.done():
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
-        finally:
-            code = await self.process.wait()
-            error = SnmpError(f"SNMP worker process exited (code {code})")
-            for future in self.pending.values():
-                if not future.done():
-                    future.set_exception(error)
-            self.pending.clear()
-
     async def stop(self) -> None:
-        stdin = self.process.stdin
+        if self.transport is None:
+            return
+        stdin = self.transport.get_pipe_transport(0)
         if stdin is not None and not stdin.is_closing():
+            await asyncio.sleep(0)  # the last batch of frames
             stdin.close()  # end of input: the worker finishes what it has and exits
         try:
-            await asyncio.wait_for(self.process.wait(), _STOP_TIMEOUT)
+            async with asyncio.timeout(_STOP_TIMEOUT):
+                await asyncio.shield(self._exited)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-            await self.process.wait()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.reader
+                self.transport.kill()
+            await self._exited
+        self.transport.close()
 
 
 class SnmpWorkerPool:
@@ -140,7 +163,7 @@ class SnmpWorkerPool:
     @property
     def pids(self) -> list[int]:
         """Process ids of the running workers (for monitoring their CPU and memory)."""
-        return [w.process.pid for w in self._workers if w is not None and w.alive]
+        return [w.pid for w in self._workers if w is not None and w.alive and w.pid is not None]
 
     async def _worker_for(self, target: SnmpTarget) -> _Worker:
         if self._closed:

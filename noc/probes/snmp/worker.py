@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from noc.probes.snmp.framing import FrameBatcher, read_frame
+from noc.probes.snmp.framing import FrameBatcher, FrameProtocol
 from noc.probes.snmp.poller import SnmpPoller
 from noc.probes.snmp.target import SnmpTarget
 
@@ -56,18 +56,18 @@ class _Server:
 
 async def serve(input_fd: int, output_fd: int) -> None:
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=2**24)
-    await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(input_fd, "rb", buffering=0)
-    )
     transport, _ = await loop.connect_write_pipe(
         asyncio.Protocol, os.fdopen(output_fd, "wb", buffering=0)
     )
+    ended = asyncio.Event()
     async with SnmpPoller() as poller:
         server = _Server(poller, FrameBatcher(transport.write))
-        while (message := await read_frame(reader)) is not None:
-            server.receive(message)
-        if server.in_flight:
+        await loop.connect_read_pipe(
+            lambda: FrameProtocol(server.receive, ended.set),
+            os.fdopen(input_fd, "rb", buffering=0),
+        )
+        await ended.wait()
+        while server.in_flight:
             await asyncio.gather(*server.in_flight)
     await asyncio.sleep(0)  # the last batch of answers
     transport.close()
