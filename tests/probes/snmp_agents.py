@@ -167,6 +167,10 @@ class Snmpd:
         return self.endpoints[0][1]
 
 
+def _listen(address: str, port: int) -> str:
+    return f"udp6:[{address}]:{port}" if ":" in address else f"udp:{address}:{port}"
+
+
 @contextlib.contextmanager
 def snmpd(
     *,
@@ -187,10 +191,12 @@ def snmpd(
         endpoints = tuple((address, port) for port in chosen for address in addresses)
         conf = Path(tmp) / "snmpd.conf"
         lines = [
-            "agentAddress " + ",".join(f"udp:{a}:{p}" for a, p in endpoints),
+            "agentAddress " + ",".join(_listen(a, p) for a, p in endpoints),
             f"rocommunity {community} {source}",
             "dontLogTCPWrappersConnects yes",
         ]
+        if any(":" in a for a in addresses):
+            lines.append(f"rocommunity6 {community} ::1")
         for user in users:
             lines += user.conf_lines()
         conf.write_text("\n".join(lines) + "\n")

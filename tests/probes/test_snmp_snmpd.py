@@ -62,9 +62,15 @@ def agent_port() -> Iterator[int]:
 
 
 def v2c(port: int, **kw: object) -> SnmpTarget:
-    params: dict[str, object] = {"timeout": 2.0, "retries": 1, "deadline": 20.0, "collect": NO_CPU}
+    params: dict[str, object] = {
+        "address": "127.0.0.1",
+        "timeout": 2.0,
+        "retries": 1,
+        "deadline": 20.0,
+        "collect": NO_CPU,
+    }
     params.update(kw)
-    return SnmpTarget("127.0.0.1", port, **params)  # type: ignore[arg-type]
+    return SnmpTarget(port=port, **params)  # type: ignore[arg-type]
 
 
 def v3(port: int, user: str, **kw: object) -> SnmpTarget:
@@ -337,3 +343,16 @@ async def test_worker_pool_replaces_a_dead_worker(agent_port: int) -> None:
     if lost.status is ProbeStatus.ERROR:
         assert "worker" in lost.error
     assert again.status is ProbeStatus.OK, again.error
+
+
+async def test_ipv6_and_host_names() -> None:
+    """An IPv6 literal goes over the v6 socket; a host name is resolved (and cached)."""
+    with snmpd(addresses=("127.0.0.1", "::1")) as agent:
+        async with SnmpPoller() as poller:
+            over_v6, by_name = await asyncio.gather(
+                poller.poll(v2c(agent.port, address="::1")),
+                poller.poll(v2c(agent.port, address="localhost")),
+            )
+    for result in (over_v6, by_name):
+        assert result.status is ProbeStatus.OK, result.error
+        assert result.values["sys.name"] == os.uname().nodename
