@@ -212,11 +212,11 @@ def run_noc(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--devices", type=int, default=480)
+    parser.add_argument("--devices", type=int, default=300)
     parser.add_argument("--polls", type=int, default=3000, help="device polls per run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--concurrency", type=int, default=64, help="GETs in flight (noc)")
+    parser.add_argument("--concurrency", type=int, default=128, help="GETs in flight (noc)")
     parser.add_argument("--limit", type=float, default=60.0, help="seconds a run may take")
     parser.add_argument("--target", type=float, default=2.0, help="pool / snmpget to pass")
     args = parser.parse_args()
