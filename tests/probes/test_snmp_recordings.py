@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from snmp_agents import RECORDINGS, answers, snmpsim, snmpsim_binary
@@ -454,3 +455,54 @@ async def test_many_devices_at_once(agent_port: int) -> None:
     for device, result in zip(DEVICES, polls, strict=True):
         assert result.missing == device.missing, (device.community, result.error)
         assert result.values.get("sys.name") == device.name
+
+
+# An agent with every value of the wrong type or out of range, served by snmpsim like the
+# recordings: the probe must say what it could not use and carry on.
+MANGLED = """\
+1.3.6.1.2.1.1.1.0|4x|ff00fe
+1.3.6.1.2.1.1.2.0|4|not an oid
+1.3.6.1.2.1.1.3.0|4|not a number
+1.3.6.1.2.1.1.5.0|4|mangled
+1.3.6.1.2.1.2.2.1.2.1|4|eth0
+1.3.6.1.2.1.2.2.1.5.1|4|fast
+1.3.6.1.2.1.2.2.1.6.1|4|abc
+1.3.6.1.2.1.2.2.1.7.1|2|1
+1.3.6.1.2.1.2.2.1.8.1|2|99
+1.3.6.1.2.1.2.2.1.10.1|4|lots
+1.3.6.1.2.1.25.2.3.1.2.1|2|4
+1.3.6.1.2.1.25.2.3.1.3.1|4|/
+1.3.6.1.2.1.25.2.3.1.4.1|4|big
+1.3.6.1.2.1.25.2.3.1.5.1|2|10
+1.3.6.1.2.1.25.2.3.1.2.2|6|1.3.6.1.2.1.25.2.1.4
+1.3.6.1.2.1.25.2.3.1.3.2|4|/data
+1.3.6.1.2.1.25.2.3.1.4.2|2|4096
+1.3.6.1.2.1.25.2.3.1.5.2|2|-1
+1.3.6.1.2.1.25.2.3.1.6.2|2|-2
+1.3.6.1.2.1.25.3.3.1.2.1.7|2|50
+"""
+
+
+async def test_mangled_agent_gives_what_it_can(tmp_path: Path) -> None:
+    lines = sorted(MANGLED.splitlines(), key=lambda r: [int(n) for n in r.split("|")[0].split(".")])
+    (tmp_path / "mangled.snmprec").write_text("\n".join(lines) + "\n")  # snmpsim wants OID order
+    with snmpsim(tmp_path) as port:
+        async with SnmpPoller() as poller:
+            target = SnmpTarget("127.0.0.1", port, community="mangled", timeout=5.0, deadline=30.0)
+            poll = await poller.poll_detail(target)
+    result, snapshot = poll.result, poll.snapshot
+    assert snapshot is not None, result.error
+    assert result.status is ProbeStatus.PARTIAL
+    assert result.missing == ("sys.uptime",)  # a string where TimeTicks belong
+    assert result.values["sys.descr"] == "ff:00:fe"  # binary, shown as hex
+    assert result.values["sys.object_id"] == "not an oid"
+    (eth0,) = snapshot.interfaces
+    assert eth0.name == "eth0" and eth0.mac == "61:62:63"
+    assert eth0.oper_status is None and eth0.speed_bps is None and eth0.in_octets is None
+    assert not eth0.is_down and result.values["if.down"] == 0
+    # Row 1's allocation unit is not a number: skipped. Row 2 overflowed Integer32.
+    (data,) = snapshot.storage
+    assert data.descr == "/data" and data.kind is StorageKind.FIXED_DISK
+    assert data.size_bytes == (2**32 - 1) * 4096 and data.used_bytes == (2**32 - 2) * 4096
+    # A processor row with a two-part index is not hrProcessorTable's: no loads, no crash.
+    assert snapshot.cpu_loads == () and result.values["cpu.count"] == 0

@@ -98,23 +98,24 @@ class SnmpPoller:
         run = _Run(self._client, target)
         try:
             await run.execute()
+            if run.scalars is not None:
+                state = self._states.setdefault(target.key, CounterState())
+                snapshot = run.snapshot(state)
+                values = flatten(snapshot)
         except Exception as exc:  # a bug, or pysnmp failing in a new way: report, never raise
             log.exception("snmp poll of %s failed unexpectedly", target.endpoint)
             run.failure = SnmpError(
                 f"{target.endpoint}: internal error: {type(exc).__name__}: {exc}"
             )
+            run.scalars = None
         duration = time.monotonic() - t0
         if run.scalars is None:
             return SnmpPoll(run.failed_result(started, duration))
-        state = self._states.setdefault(target.key, CounterState())
-        snapshot = run.snapshot(state)
-        status = ProbeStatus.PARTIAL if snapshot.missing else ProbeStatus.OK
-        error = run.partial_error(snapshot.missing)
         result = ProbeResult(
-            status=status,
-            values=flatten(snapshot),
+            status=ProbeStatus.PARTIAL if snapshot.missing else ProbeStatus.OK,
+            values=values,
             rtt=run.rtt,
-            error=error,
+            error=run.partial_error(snapshot.missing),
             missing=snapshot.missing,
             started=started,
             duration=duration,
