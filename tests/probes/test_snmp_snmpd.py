@@ -6,6 +6,8 @@ must say so, and a silent port must cost no more than its deadline.
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import os
 import signal
 import socket
@@ -30,6 +32,7 @@ from noc.probes.snmp import (
     SnmpWorkerPool,
     StorageKind,
 )
+from noc.probes.snmp.command import snmp_get_command, snmp_poll_command
 
 pytestmark = pytest.mark.peers
 
@@ -356,3 +359,32 @@ async def test_ipv6_and_host_names() -> None:
     for result in (over_v6, by_name):
         assert result.status is ProbeStatus.OK, result.error
         assert result.values["sys.name"] == os.uname().nodename
+
+
+async def test_poll_and_get_commands(agent_port: int) -> None:
+    """What ``noc snmp poll --json`` and ``noc snmp get`` print for a live agent."""
+    out = io.StringIO()
+    status = await snmp_poll_command(v2c(agent_port), as_json=True, out=out)
+    report = json.loads(out.getvalue())
+    assert status == 0, report["result"]["error"]
+    assert report["result"]["status"] == "ok"
+    assert report["snapshot"]["system"]["name"] == os.uname().nodename
+    lo = next(i for i in report["snapshot"]["interfaces"] if i["name"] == "lo")
+    assert lo["oper_status"] == "up"
+
+    out = io.StringIO()
+    status = await snmp_get_command(
+        v2c(agent_port), ["1.3.6.1.2.1.1.5.0", ".1.3.6.1.9.9.9.0"], as_json=False, out=out
+    )
+    assert status == 1  # one OID has no value
+    assert out.getvalue().splitlines() == [
+        f"1.3.6.1.2.1.1.5.0 = {os.uname().nodename}",
+        "1.3.6.1.9.9.9.0 = (no such object)",
+    ]
+
+    with black_hole() as silent_port:
+        out = io.StringIO()
+        status = await snmp_get_command(
+            v2c(silent_port, timeout=0.3, retries=0), ["1.3.6.1.2.1.1.5.0"], as_json=True, out=out
+        )
+    assert status == 2 and "no SNMP answer" in json.loads(out.getvalue())["error"]

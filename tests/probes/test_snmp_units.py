@@ -4,6 +4,8 @@ device strings, vendor identification and target validation. No network."""
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 
 import pytest
 from pyasn1.type import univ
@@ -342,3 +344,13 @@ def test_auth_errors_survive_pickling() -> None:
     """Worker processes send errors back pickled; the reason must come along."""
     error = pickle.loads(pickle.dumps(SnmpAuthError("bad key", "wrongDigest")))
     assert str(error) == "bad key" and error.reason == "wrongDigest"
+
+
+def test_the_probe_never_imports_textual() -> None:
+    """The poller runs in processes with no UI: importing it must not drag Textual in."""
+    code = (
+        "import sys, noc.probes.snmp, noc.probes.snmp.command, noc.probes.snmp.worker\n"
+        "assert 'textual' not in sys.modules, 'textual imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
