@@ -14,6 +14,7 @@ from pysnmp.proto import rfc1902, rfc1905
 from noc.errors import ConfigError
 from noc.probes.snmp import (
     AuthProtocol,
+    Collect,
     PrivProtocol,
     SecurityLevel,
     SnmpAuthError,
@@ -27,6 +28,7 @@ from noc.probes.snmp.decode import mac_address, to_raw, to_text
 from noc.probes.snmp.mibs import IfColumn, IfStatus, StorageKind, parse_oid
 from noc.probes.snmp.model import Storage
 from noc.probes.snmp.normalise import interfaces, memory
+from noc.probes.snmp.params import target_from_params
 from noc.probes.snmp.vendors import identify
 
 W32 = 2**32
@@ -354,3 +356,51 @@ def test_the_probe_never_imports_textual() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+# -- targets from inventory data ----------------------------------------------------------------
+
+
+def test_target_from_inventory_params() -> None:
+    target = target_from_params(
+        "127.0.0.1",
+        {"version": "3", "user": "ops", "auth_protocol": "SHA-256", "priv_protocol": "AES-256-C"},
+        {"auth": "auth-secret", "priv": "priv-secret"},
+        {"port": "1161", "collect": ["interfaces", "cpu"], "deadline": 30},
+        timeout=3.0,
+        retries=2,
+    )
+    assert target.version is SnmpVersion.V3 and target.port == 1161
+    assert target.auth_protocol is AuthProtocol.SHA256
+    assert target.priv_protocol is PrivProtocol.AES256C
+    assert target.collect == frozenset({Collect.INTERFACES, Collect.CPU})
+    assert (target.timeout, target.retries, target.deadline) == (3.0, 2, 30.0)
+    v2 = target_from_params("127.0.0.1", {"version": "v2c"}, {"community": "public"})
+    assert v2.version is SnmpVersion.V2C and v2.community == "public"
+
+
+@pytest.mark.parametrize(
+    ("credential", "secrets", "check", "message"),
+    [
+        ({"version": "4"}, {}, {}, "inv: version: '4' is not one of 1, 2c, 3"),
+        ({}, {}, {}, "inv: SNMPv2c needs a community secret"),
+        ({"verison": "2c"}, {"community": "c"}, {}, "inv: credential: unknown setting 'verison'"),
+        ({}, {"community": "c"}, {"port": "x"}, "inv: port: 'x' is not a number"),
+        ({}, {"community": "c"}, {"port": 70000}, "inv: port must be 1-65535"),
+        ({}, {"community": "c"}, {"collect": "cpu"}, "inv: collect: expected a list"),
+        ({}, {"community": "c"}, {"collect": ["disk"]}, "inv: collect: 'disk' is not one of"),
+        (
+            {"version": "3", "user": "u", "auth_protocol": "sha"},
+            {"auth": "short"},
+            {},
+            "inv: SNMPv3 auth key must be at least 8 characters",
+        ),
+    ],
+)
+def test_bad_inventory_params_name_the_field(
+    credential: dict[str, object], secrets: dict[str, str], check: dict[str, object], message: str
+) -> None:
+    with pytest.raises(SnmpConfigError) as caught:
+        target_from_params("127.0.0.1", credential, secrets, check, where="inv")
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)

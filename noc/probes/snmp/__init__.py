@@ -7,7 +7,8 @@
 ``poll`` returns a ``ProbeResult`` and never raises; ``poll_detail`` adds the ``SnmpSnapshot``
 (interfaces, filesystems, memory, CPUs) the device detail shows; ``get`` reads raw OIDs for custom
 checks and raises ``SnmpError``. ``SnmpWorkerPool`` spreads polls over worker processes when one
-core cannot keep up.
+core cannot keep up (``open_snmp(workers)`` picks one or the other). ``target_from_params`` builds
+a target from a credential profile and a check, naming the field at fault.
 """
 
 from noc.probes.snmp.errors import (
@@ -27,6 +28,7 @@ from noc.probes.snmp.model import (
     SystemInfo,
     VendorInfo,
 )
+from noc.probes.snmp.params import target_from_params
 from noc.probes.snmp.poller import SnmpPoller, SnmpValue
 from noc.probes.snmp.pool import SnmpWorkerPool
 from noc.probes.snmp.probe import SnmpProber, open_snmp
@@ -67,4 +69,5 @@ __all__ = [
     "SystemInfo",
     "VendorInfo",
     "open_snmp",
+    "target_from_params",
 ]
