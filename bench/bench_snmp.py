@@ -33,9 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "probes"))
-
-from snmp_agents import Snmpd, answers, snmpd, snmpd_binary  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from noc.probes.snmp import (  # noqa: E402
     SnmpError,
@@ -43,6 +41,7 @@ from noc.probes.snmp import (  # noqa: E402
     SnmpTarget,
     SnmpWorkerPool,
 )
+from tests.probes.snmp_agents import Snmpd, answers, snmpd, snmpd_binary  # noqa: E402
 
 OIDS = [
     "1.3.6.1.2.1.1.1.0",

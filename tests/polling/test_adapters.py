@@ -236,7 +236,7 @@ async def snmp_lab(tmp_path: Path) -> AsyncIterator[Lab]:
     from noc.lab.model import LabDevice, Scenario
     from noc.lab.runner import LabCredentials, start_lab
 
-    port = free_port(socket.SOCK_DGRAM, host="127.31.2.1")
+    port = free_port("127.31.2.1", socket.SOCK_DGRAM)
     devices = [
         LabDevice(
             name="gw", address="127.31.2.1", kind="router", snmp_port=port, epoch=time.time()

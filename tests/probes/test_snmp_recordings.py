@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from snmp_agents import RECORDINGS, answers, snmpsim, snmpsim_binary
 
 from noc.probes import ProbeStatus
 from noc.probes.snmp import (
@@ -24,6 +23,7 @@ from noc.probes.snmp import (
     SnmpVersion,
     StorageKind,
 )
+from tests.probes.snmp_agents import RECORDINGS, answers, snmpsim, snmpsim_binary
 
 pytestmark = pytest.mark.peers
 

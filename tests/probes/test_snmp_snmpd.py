@@ -16,7 +16,6 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
-from snmp_agents import V3User, black_hole, snmpd, snmpd_binary
 
 from noc.probes import ProbeResult, ProbeStatus
 from noc.probes.snmp import (
@@ -33,6 +32,7 @@ from noc.probes.snmp import (
     StorageKind,
 )
 from noc.probes.snmp.command import snmp_get_command, snmp_poll_command
+from tests.probes.snmp_agents import V3User, black_hole, snmpd, snmpd_binary
 
 pytestmark = pytest.mark.peers
 
