@@ -17,7 +17,6 @@ T0 = 1_800_000_000.0
 """The tests' "now" at which the seeded alerts open (a fixed time: no test reads the clock)."""
 
 
-
 def _have_alerting() -> bool:
     try:
         return importlib.util.find_spec("noc.alerting.alerts") is not None
@@ -52,13 +51,17 @@ async def seed_inventory(store: Store) -> Seed:
         session.add_all([hq, plant])
         await session.flush()
         devices = [
-            Device(site_id=hq.id, name="acme-fw", address="127.0.0.1", address_key="127.0.0.1"),
-            Device(site_id=hq.id, name="acme-sw", address="127.0.0.2", address_key="127.0.0.2"),
-            Device(site_id=plant.id, name="globex-sw", address="127.0.0.3", address_key="127.0.0.3"),
+            Device(site_id=site.id, name=name, address=address, address_key=address)
+            for site, name, address in (
+                (hq, "acme-fw", "127.0.0.1"),
+                (hq, "acme-sw", "127.0.0.2"),
+                (plant, "globex-sw", "127.0.0.3"),
+            )
         ]
         session.add_all(devices)
         await session.flush()
-        return Seed(acme.id, globex.id, hq.id, devices[0].id, devices[1].id, plant.id, devices[2].id)
+        fw, sw, gsw = (d.id for d in devices)
+        return Seed(acme.id, globex.id, hq.id, fw, sw, plant.id, gsw)
 
 
 async def open_alert(

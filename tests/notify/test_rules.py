@@ -1,4 +1,4 @@
-"""The rules file: what it accepts, and one line naming file, line and field for what it does not."""
+"""The rules file: what it accepts, and for what it refuses one line naming file, line, field."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def _broken(tmp_path: Path, old: str, new: str) -> str:
             "FILE:22: rules[1].min_severity: 'bad' is not one of unknown, warning, critical, down",
         ),
         ('clients = ["acme"]\nmin', 'clients = "acme"\nmin', "FILE:21: rules[1].clients: expected"),
-        ('notify_recovery = false', 'notify_recovery = "no"', "FILE:24: rules[1].notify_recov"),
+        ("notify_recovery = false", 'notify_recovery = "no"', "FILE:24: rules[1].notify_recov"),
         ('name = "acme-chat"', 'name = "critical-oncall"', "FILE:20: rules[1].name: 'critical-on"),
         ('name = "acme-chat"', 'name = "has space"', "FILE:20: rules[1].name: expected a name"),
         ('name = "acme-chat"\n', "", "FILE:19: rules[1].name: a rule needs a name"),
@@ -132,17 +132,13 @@ def _broken(tmp_path: Path, old: str, new: str) -> str:
         ('kind = "webhook"', 'kind = "webhook', "FILE:3: not valid TOML"),
     ],
 )
-def test_errors_name_file_line_and_field(
-    tmp_path: Path, old: str, new: str, expected: str
-) -> None:
+def test_errors_name_file_line_and_field(tmp_path: Path, old: str, new: str, expected: str) -> None:
     assert _broken(tmp_path, old, new).startswith(expected)
 
 
 def test_a_literal_url_is_never_shown_in_an_error(tmp_path: Path) -> None:
     secret = "sXcr3tT0kenValue99"
-    message = _broken(
-        tmp_path, 'url = "env:ONCALL_URL"', f'url = "gopher://hooks.test/{secret}"'
-    )
+    message = _broken(tmp_path, 'url = "env:ONCALL_URL"', f'url = "gopher://hooks.test/{secret}"')
     assert secret not in message and "hooks.test" not in message and "'gopher' URL" in message
 
 
