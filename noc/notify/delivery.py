@@ -35,7 +35,7 @@ from noc.errors import NocError, SecretError
 from noc.notify.errors import DeliveryError
 from noc.notify.formats import Message, render
 from noc.notify.gate import GateLoader, alerting_gate
-from noc.notify.outbox import Attempt, Claimed, PlanReport, claim, plan_due, record_attempt
+from noc.notify.outbox import Attempt, Claimed, PlanReport, claim, plan_due, record_attempts
 from noc.notify.rules import TICKET_CHANNEL, Channel, RuleSet, RulesFile
 from noc.secrets import mask_url
 from noc.storage.models import Event
@@ -114,6 +114,37 @@ class WebhookSender:
         )
 
 
+class _Recorder:
+    """Group commit: attempts that finish while a write is in progress are written together
+    by the next one, so the outbox keeps up with the endpoints even on SQLite, where every
+    commit is a sync to disk and all writers queue for one lock."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queue: list[tuple[Claimed, Attempt, asyncio.Future[None]]] = []
+        self._lock = asyncio.Lock()
+
+    async def record(self, row: Claimed, attempt: Attempt) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((row, attempt, done))
+        async with self._lock:
+            if not done.done():
+                batch, self._queue = self._queue, []
+                try:
+                    await record_attempts(self.store, [(r, a) for r, a, _ in batch])
+                except asyncio.CancelledError:
+                    for _, _, waiter in batch:
+                        waiter.cancel()
+                    raise
+                except Exception as exc:  # each attempt's task reports it for its row
+                    for _, _, waiter in batch:
+                        waiter.set_exception(exc)
+                else:
+                    for _, _, waiter in batch:
+                        waiter.set_result(None)
+        await done
+
+
 @dataclass
 class Counts:
     attempts: int = 0
@@ -171,7 +202,9 @@ class Notifier:
         self._inflight: dict[asyncio.Task[None], str] = {}
         self._wake = asyncio.Event()
         self._next_plan = float("-inf")
+        self._next_look = float("-inf")
         self._last_event_id: int | None = None
+        self._recorder = _Recorder(store)
 
     async def __aenter__(self) -> Notifier:
         return self
@@ -284,20 +317,21 @@ class Notifier:
         self.counts.attempts += 1
         try:
             detail = await sender.send(row, self.rules)
-            outcome = Attempt(True, detail)
+            outcome = Attempt(True, detail, self.clock())
             self.counts.sent += 1
             self.counts.by_channel[row.channel] += 1
         except DeliveryError as exc:
             self.counts.failed += 1
             attempts = row.attempts + 1
             retry = exc.retry and attempts < self.settings.max_attempts
-            when = self.clock() + self.backoff(attempts, exc.retry_after) if retry else None
+            now = self.clock()
+            when = now + self.backoff(attempts, exc.retry_after) if retry else None
             if not retry:
                 self.counts.given_up += 1
-            outcome = Attempt(False, str(exc), when)
+            outcome = Attempt(False, str(exc), now, when)
             log.warning("notification %s attempt %s: %s", row.id, attempts, exc)
         try:
-            await record_attempt(self.store, row, outcome, self.clock())
+            await self._recorder.record(row, outcome)
         except NocError as exc:  # the lease runs out and the row is tried again
             log.error("notification %s: cannot record the attempt: %s", row.id, exc)
 
@@ -309,14 +343,23 @@ class Notifier:
     # the loop -------------------------------------------------------------------------------
 
     async def step(self) -> None:
-        """One turn of the loop: plan if it is time (or alerts changed), then deliver."""
+        """One turn of the loop: plan if it is time (or alerts changed), then deliver.
+
+        The bus is looked at once a tick however often attempts end, and rows are claimed once
+        a quarter of the slots is free: each costs a transaction, and on SQLite a connection.
+        """
         now = self.clock()
-        try:
-            if now >= self._next_plan or await self._alert_activity():
-                self._next_plan = now + self.plan_every_s
-                await self.plan_once(now)
-        except NocError as exc:
-            log.error("notification planning failed: %s", exc)
+        if now >= self._next_look:
+            self._next_look = now + self.tick_s
+            try:
+                if now >= self._next_plan or await self._alert_activity():
+                    self._next_plan = now + self.plan_every_s
+                    await self.plan_once(now)
+            except NocError as exc:
+                log.error("notification planning failed: %s", exc)
+        free = self.concurrency - len(self._inflight)
+        if free < max(1, self.concurrency // 4) and self._inflight:
+            return
         try:
             await self.deliver_once()
         except NocError as exc:

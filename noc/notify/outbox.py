@@ -443,49 +443,51 @@ async def claim(
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """How one attempt went, for ``record_attempt``."""
+    """How one attempt went, for ``record_attempts``."""
 
     ok: bool
     detail: str
     """``HTTP 200``, or the error with every URL masked."""
+    at: float
     next_attempt_at: float | None = None
     """When to try again; None when this attempt settles the row (sent, or given up)."""
 
 
-async def record_attempt(store: Store, row: Claimed, attempt: Attempt, now: float) -> None:
-    """The row's new state and the attempt's event, in one transaction."""
-    attempts = row.attempts + 1
-    values: dict[str, Any] = {"attempts": attempts}
-    if attempt.ok:
-        values.update(status=SENT, delivered_at=now, last_error="")
-    elif attempt.next_attempt_at is None:
-        values.update(status=FAILED, last_error=attempt.detail)
-    else:
-        values.update(next_attempt_at=attempt.next_attempt_at, last_error=attempt.detail)
-    data: dict[str, Any] = {
-        "notification_id": row.id,
-        "rule": row.rule,
-        "channel": row.channel,
-        "kind": row.kind,
-        "attempt": attempts,
-        "detail": attempt.detail,
-    }
-    if not attempt.ok:
-        data["retry_at"] = attempt.next_attempt_at
+async def record_attempts(store: Store, done: Sequence[tuple[Claimed, Attempt]]) -> None:
+    """The rows' new states and one event per attempt, in one transaction: attempts that end
+    together are committed together, so a busy outbox pays one commit, not one per row."""
+    events: list[EventRecord] = []
+    changes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row, attempt in done:
+        attempts = row.attempts + 1
+        values: dict[str, Any] = {"id": row.id, "attempts": attempts}
+        if attempt.ok:
+            values.update(status=SENT, delivered_at=attempt.at, last_error="")
+        elif attempt.next_attempt_at is None:
+            values.update(status=FAILED, last_error=attempt.detail)
+        else:
+            values.update(next_attempt_at=attempt.next_attempt_at, last_error=attempt.detail)
+        changes.setdefault(tuple(sorted(values)), []).append(values)
+        data: dict[str, Any] = {
+            "notification_id": row.id,
+            "rule": row.rule,
+            "channel": row.channel,
+            "kind": row.kind,
+            "attempt": attempts,
+            "detail": attempt.detail,
+        }
+        if not attempt.ok:
+            data["retry_at"] = attempt.next_attempt_at
+        events.append(
+            EventRecord(
+                SENT_EVENT if attempt.ok else FAILED_EVENT,
+                alert_id=row.alert_id,
+                actor=ACTOR,
+                data=data,
+                ts=attempt.at,
+            )
+        )
     async with store.write() as session:
-        await session.execute(
-            update(Notification).where(Notification.id == row.id).values(**values),
-            execution_options={"synchronize_session": False},
-        )
-        await store.append_events(
-            session,
-            [
-                EventRecord(
-                    SENT_EVENT if attempt.ok else FAILED_EVENT,
-                    alert_id=row.alert_id,
-                    actor=ACTOR,
-                    data=data,
-                    ts=now,
-                )
-            ],
-        )
+        for rows in changes.values():  # one executemany per shape of change
+            await session.execute(update(Notification), rows)
+        await store.append_events(session, events)

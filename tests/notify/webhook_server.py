@@ -91,8 +91,8 @@ class WebhookServer:
                 f"HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".encode()
             )
             await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass  # a client that went away, or stop(): either way this connection is over
         finally:
             writer.close()
             self._handlers.discard(task)
