@@ -312,6 +312,18 @@ class Notifier:
             delay = max(delay, min(retry_after, s.backoff_max_s))
         return delay
 
+    def _failed(
+        self, row: Claimed, detail: str, retry: bool, retry_after: float | None = None
+    ) -> Attempt:
+        attempts = row.attempts + 1
+        now = self.clock()
+        retry = retry and attempts < self.settings.max_attempts
+        self.counts.failed += 1
+        if not retry:
+            self.counts.given_up += 1
+        when = now + self.backoff(attempts, retry_after) if retry else None
+        return Attempt(False, detail, now, when)
+
     async def _attempt(self, row: Claimed) -> None:
         sender = self.senders.get(row.channel, self.webhooks)
         self.counts.attempts += 1
@@ -321,15 +333,14 @@ class Notifier:
             self.counts.sent += 1
             self.counts.by_channel[row.channel] += 1
         except DeliveryError as exc:
-            self.counts.failed += 1
-            attempts = row.attempts + 1
-            retry = exc.retry and attempts < self.settings.max_attempts
-            now = self.clock()
-            when = now + self.backoff(attempts, exc.retry_after) if retry else None
-            if not retry:
-                self.counts.given_up += 1
-            outcome = Attempt(False, str(exc), now, when)
-            log.warning("notification %s attempt %s: %s", row.id, attempts, exc)
+            log.warning("notification %s attempt %s: %s", row.id, row.attempts + 1, exc)
+            outcome = self._failed(row, str(exc), exc.retry, exc.retry_after)
+        except Exception as exc:  # a bug must cost attempts too, or the row would loop forever
+            # Only the type: the message of an exception nobody expected may carry a URL.
+            kind = type(exc).__name__
+            log.error("notification %s: unexpected %s in its sender", row.id, kind)
+            detail = f"channel {row.channel}: unexpected {kind} (see the notifier's log)"
+            outcome = self._failed(row, detail, True)
         try:
             await self._recorder.record(row, outcome)
         except NocError as exc:  # the lease runs out and the row is tried again

@@ -111,7 +111,7 @@ async def follow(
             if len(batch) == BATCH:
                 continue
             if waker is not None:
-                await waker.wait(poll_s * 4)
+                await waker.wait(poll_s)
             else:
                 await asyncio.sleep(poll_s)
     finally:

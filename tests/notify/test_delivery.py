@@ -306,3 +306,27 @@ async def test_a_worker_that_died_mid_attempt_leaves_the_row_due_again(
     assert await claim(store, now + 59, limit=10, room=lambda c: 10, lease_s=60) == []
     again = await claim(store, now + 61, limit=10, room=lambda c: 10, lease_s=60)
     assert [c.id for c in again] == [taken[0].id]
+
+
+class Broken:
+    """A sender with a bug: the notifier must count it as a failed attempt, not loop."""
+
+    async def send(self, row: object, rules: RuleSet) -> str:
+        raise KeyError("https://hooks.test/services/leakedsecret123")
+
+
+async def test_a_sender_bug_costs_attempts_and_leaks_nothing(
+    store: Store, seed: Seed, server: WebhookServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    rules = rules_for(server)
+    await open_alert(store, seed.fw, first_seen=time.time())
+    settings = NotifySettings(max_attempts=2, backoff_s=0.01, backoff_max_s=0.02)
+    n = Notifier(
+        store, settings, rules=rules, gate=GATE, tick_s=0.02, senders={"webhook": Broken()}
+    )
+    async with running(n):
+        await until(lambda: _all(store, "failed", 1))
+    (row,) = await notifications(store)
+    assert row.attempts == 2
+    assert row.last_error == "channel webhook: unexpected KeyError (see the notifier's log)"
+    assert "leakedsecret123" not in caplog.text

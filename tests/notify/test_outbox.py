@@ -240,3 +240,17 @@ async def test_nothing_without_rules(store: Store, seed: Seed) -> None:
     await open_alert(store, seed.fw)
     assert (await plan_due(store, RuleSet(), T0 + 3600, gate=GATE)).queued == 0
     assert await notifications(store) == []
+
+
+async def test_an_alert_that_worsens_meets_the_stricter_rule(
+    store: Store, seed: Seed, rules: RuleSet
+) -> None:
+    alert = await open_alert(store, seed.fw, severity="warning")
+    assert await run(store, rules, T0 + 10 * MINUTE) == (1, 0)  # acme-chat only
+    await change_alert(store, alert, severity="critical")
+    assert await run(store, rules, T0 + 12 * MINUTE) == (1, 0)
+    rows = await notifications(store)
+    assert [(n.rule, n.kind, n.payload["severity"]) for n in rows] == [
+        ("acme-chat", "alert.opened", "warning"),
+        ("page", "alert.escalated", "critical"),
+    ]
