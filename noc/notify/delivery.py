@@ -190,6 +190,7 @@ class Notifier:
         self.webhooks = WebhookSender(self.http, environ)
         self.senders = dict(senders or {})
         if TICKET_CHANNEL not in self.senders:
+            # Imported here: the automation builds on the outbox, so it imports noc.notify.
             from noc.automation.alert_tickets import TicketSender
 
             self.senders[TICKET_CHANNEL] = TicketSender(store, clock=clock)

@@ -306,49 +306,66 @@ async def plan(
     ids = None if alert_ids is None else list(alert_ids)
     await lock_planners(store, session)
     writer = _Writer(now)
-
-    open_alerts = await load_placed(session, open_=True, alert_ids=ids)
-    if open_alerts:
-        history = await load_history(session, [p.alert.id for p in open_alerts])
-        device_ids = {p.alert.device_id for p in open_alerts if p.alert.device_id is not None}
-        allow: Gate = await gate(session, now, device_ids)
-        for placed in open_alerts:
-            verdict: tuple[bool, str] | None = None
-            for target in wanted:
-                stage = _due(placed, target, now)
-                if stage is None:
-                    continue
-                entry = history.get((placed.alert.id, target.rule, target.channel), History())
-                if entry.announced >= stage:
-                    continue
-                if verdict is None:
-                    verdict = allow(placed.alert, now)
-                allowed, reason = verdict
-                if not allowed and stage in entry.suppressed:
-                    continue
-                kind = (
-                    REPEATED
-                    if entry.announced >= 0
-                    else (ESCALATED if target.after_s > 0 else OPENED)
-                )
-                writer.add(placed, target, kind, stage, None if allowed else reason or "held")
-
-    recovering = {t.rule for t in wanted if t.recovery}
-    due = await recoveries_due(session, recovering, now, ids)
-    if due:
-        by_alert = {
-            p.alert.id: p
-            for p in await load_placed(session, open_=False, alert_ids={a for a, _, _ in due})
-        }
-        by_key = {(t.rule, t.channel): t for t in wanted}
-        for alert_id, rule, channel in sorted(due):
-            recovery = by_key.get((rule, channel))
-            resolved = by_alert.get(alert_id)
-            if recovery is not None and resolved is not None and recovery.recovery:
-                writer.add(resolved, recovery, RESOLVED, 0)
-
+    await _plan_open(session, wanted, now, gate, ids, writer)
+    await _plan_recoveries(session, wanted, now, ids, writer)
     await writer.flush(store, session, report)
     return report
+
+
+async def _plan_open(
+    session: AsyncSession,
+    wanted: list[Target],
+    now: float,
+    gate: GateLoader,
+    ids: list[int] | None,
+    writer: _Writer,
+) -> None:
+    """The stage due for each open alert and target, unless the outbox has it already."""
+    open_alerts = await load_placed(session, open_=True, alert_ids=ids)
+    if not open_alerts:
+        return
+    history = await load_history(session, [p.alert.id for p in open_alerts])
+    device_ids = {p.alert.device_id for p in open_alerts if p.alert.device_id is not None}
+    allow: Gate = await gate(session, now, device_ids)
+    for placed in open_alerts:
+        verdict: tuple[bool, str] | None = None
+        for target in wanted:
+            stage = _due(placed, target, now)
+            if stage is None:
+                continue
+            entry = history.get((placed.alert.id, target.rule, target.channel), History())
+            if entry.announced >= stage:
+                continue
+            if verdict is None:
+                verdict = allow(placed.alert, now)
+            allowed, reason = verdict
+            if not allowed and stage in entry.suppressed:
+                continue
+            if entry.announced >= 0:
+                kind = REPEATED
+            else:
+                kind = ESCALATED if target.after_s > 0 else OPENED
+            writer.add(placed, target, kind, stage, None if allowed else reason or "held")
+
+
+async def _plan_recoveries(
+    session: AsyncSession,
+    wanted: list[Target],
+    now: float,
+    ids: list[int] | None,
+    writer: _Writer,
+) -> None:
+    due = await recoveries_due(session, {t.rule for t in wanted if t.recovery}, now, ids)
+    if not due:
+        return
+    resolved = await load_placed(session, open_=False, alert_ids={a for a, _, _ in due})
+    by_alert = {p.alert.id: p for p in resolved}
+    by_key = {(t.rule, t.channel): t for t in wanted}
+    for alert_id, rule, channel in sorted(due):
+        target = by_key.get((rule, channel))
+        placed = by_alert.get(alert_id)
+        if target is not None and placed is not None and target.recovery:
+            writer.add(placed, target, RESOLVED, 0)
 
 
 def _due(placed: Placed, target: Target, now: float) -> int | None:
