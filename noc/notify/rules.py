@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from noc.alerting.states import RANK, SEVERITY
 from noc.errors import InventoryError, SecretError
 from noc.inventory.fields import parse_duration
 from noc.inventory.locate import LineIndex
@@ -50,9 +51,11 @@ from noc.psa.tickets import clean_priority
 from noc.secrets import SecretRef, mask_url
 
 CHANNEL_KINDS = ("webhook", "slack", "teams", "ntfy")
-SEVERITY_RANK: Mapping[str, int] = {"unknown": 1, "warning": 2, "critical": 3, "down": 4}
-"""The alert severities in the evaluator's vocabulary, least urgent first (DOWN ranks above
-CRITICAL there too: the whole device is gone, not one service)."""
+SEVERITY_RANK: Mapping[str, int] = dict(
+    sorted(((name, RANK[state]) for state, name in SEVERITY.items()), key=lambda item: item[1])
+)
+"""The evaluator's alert severities by its ranks, least urgent first: unknown, warning,
+critical, down (a device gone ranks above one service failing)."""
 
 TICKET_CHANNEL = "@ticket"
 """The channel name of ticket automation rows in the outbox; ``@`` keeps it apart from any

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from noc.notify.gate import Gate, GateLoader, alerting_gate
 from noc.storage import Store
-from noc.storage.models import Alert, Client, Device, MaintenanceWindow, Notification, Site
+from noc.storage.models import Alert, Client, Device, Notification, Site
 
 T0 = 1_800_000_000.0
 """The tests' "now" at which the seeded alerts open (a fixed time: no test reads the clock)."""
-
-
-def _have_alerting() -> bool:
-    try:
-        return importlib.util.find_spec("noc.alerting.alerts") is not None
-    except ModuleNotFoundError:
-        return False
-
-
-HAVE_ALERTING = _have_alerting()
 
 
 @dataclass(frozen=True)
@@ -103,42 +92,8 @@ async def notifications(store: Store) -> list[Notification]:
         return list(await session.scalars(select(Notification).order_by(Notification.id)))
 
 
-async def _stand_in(session: AsyncSession, now: float, device_ids: Iterable[int]) -> Gate:
-    """The documented behaviour of ``noc.alerting.alerts.should_notify`` for acknowledgement,
-    snooze and maintenance, used only while that module is not in this tree (the tests run
-    against the real one as soon as it is)."""
-    placement = {
-        d: (s, c)
-        for d, s, c in await session.execute(
-            select(Device.id, Device.site_id, Site.client_id).join(Site, Site.id == Device.site_id)
-        )
-    }
-    windows = list(
-        await session.scalars(
-            select(MaintenanceWindow).where(
-                MaintenanceWindow.ended_at.is_(None),
-                MaintenanceWindow.starts_at <= now,
-                or_(MaintenanceWindow.ends_at.is_(None), MaintenanceWindow.ends_at > now),
-            )
-        )
-    )
-
-    def gate(alert: Alert, at: float) -> tuple[bool, str]:
-        site, client = placement.get(alert.device_id or -1, (None, None))
-        for w in windows:
-            scope = {"device": alert.device_id, "site": site, "client": client}[w.scope]
-            if scope == w.scope_id:
-                return False, f"maintenance window {w.id} on {w.scope} {w.scope_id}: {w.reason}"
-        if alert.snoozed_until is not None and alert.snoozed_until > at:
-            return False, f"snoozed until {alert.snoozed_until}"
-        if alert.ack_by and (alert.ack_expires is None or alert.ack_expires > at):
-            return False, f"acknowledged by {alert.ack_by}"
-        return True, ""
-
-    return gate
-
-
-GATE: GateLoader = alerting_gate if HAVE_ALERTING else _stand_in
+GATE: GateLoader = alerting_gate
+"""The evaluator's own ``should_notify``, with the maintenance windows read per pass."""
 
 
 def open_gate_loader() -> GateLoader:
