@@ -364,7 +364,8 @@ class Notifier:
         if now >= self._next_look:
             self._next_look = now + self.tick_s
             try:
-                if now >= self._next_plan or await self._alert_activity():
+                changed = await self._alert_activity()  # first, so that it always keeps up
+                if changed or now >= self._next_plan:
                     self._next_plan = now + self.plan_every_s
                     await self.plan_once(now)
             except NocError as exc:
