@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 import time
@@ -149,6 +150,9 @@ def run_test(ctx: CliContext, args: argparse.Namespace) -> int:
 def run_notifier(ctx: CliContext, args: argparse.Namespace) -> int:
     """The notifier as a process of its own (``noc poll`` can also run it beside the poller)."""
     _rules(ctx)  # a broken rules file stops here, with its line
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s noc notify: %(message)s", stream=sys.stderr
+    )
 
     async def run() -> None:
         store = await ctx.open_store()
