@@ -13,13 +13,16 @@ from collections.abc import Sequence
 
 from noc import __version__
 from noc.cli import (
+    alerts_cmd,
     config_cmd,
     console_cmd,
     db_cmd,
     demo_cmd,
     doctor_cmd,
+    events_cmd,
     inventory_cmd,
     lab_cmd,
+    notify_cmd,
     poll_cmd,
     ticket_cmd,
     time_cmd,
@@ -35,6 +38,9 @@ GROUPS = (
     poll_cmd,
     ticket_cmd,
     time_cmd,
+    alerts_cmd,
+    events_cmd,
+    notify_cmd,
     config_cmd,
     db_cmd,
     doctor_cmd,
