@@ -7,10 +7,11 @@ import asyncio
 import logging
 import signal
 import sys
-import unicodedata
 from typing import Any
 
 from noc.cli.common import CliContext, print_json
+from noc.notify import Notifier
+from noc.notify.plain import plain
 from noc.polling.outcome import CheckOutcome, key_value
 from noc.polling.service import CycleReport, PollerService, poll_once
 
@@ -59,23 +60,26 @@ async def _serve(ctx: CliContext, zone: str | None) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     store = await ctx.open_store()
+    notifier: Notifier | None = None
+    side: asyncio.Task[None] | None = None
     try:
+        if ctx.settings.notify.rules_file:
+            # Its own task, talking to the poller only through the store: a dead webhook
+            # endpoint delays its own deliveries and nothing else.
+            notifier = Notifier(store, ctx.settings.notify)
+            side = asyncio.create_task(notifier.run(stop))
         service = PollerService(store, ctx.settings, zone=zone)
         await service.run(stop)
         logging.getLogger(__name__).info("stopped: %s", service.status_line())
     finally:
+        stop.set()
+        if side is not None:
+            await asyncio.gather(side, return_exceptions=True)
+        if notifier is not None:
+            await notifier.close()
         await store.close()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-
-
-def plain(text: str, limit: int = 80) -> str:
-    """Device and probe text for a terminal: no control or bidi characters, one line."""
-    cleaned = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
-    )
-    cleaned = " ".join(cleaned.split())
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def format_ms(seconds: float) -> str:

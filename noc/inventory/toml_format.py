@@ -30,7 +30,7 @@ def read_toml(path: Path, text: str) -> InventorySpec:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InventoryError(_decode_error(source, exc)) from None
+        raise InventoryError(decode_error(source, exc)) from None
     index = LineIndex(text)
 
     def where(*keys: str | int) -> Where:
@@ -88,7 +88,7 @@ def read_toml(path: Path, text: str) -> InventorySpec:
     return spec
 
 
-def _decode_error(source: str, exc: tomllib.TOMLDecodeError) -> str:
+def decode_error(source: str, exc: tomllib.TOMLDecodeError) -> str:
     # "Expected '=' after a key in a key/value pair (at line 3, column 5)" -> file:3: ...
     message = str(exc)
     if "(at line " in message:

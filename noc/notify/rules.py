@@ -44,7 +44,7 @@ from noc.errors import InventoryError, SecretError
 from noc.inventory.fields import parse_duration
 from noc.inventory.locate import LineIndex
 from noc.inventory.spec import Where
-from noc.inventory.toml_format import _decode_error as decode_error
+from noc.inventory.toml_format import decode_error
 from noc.notify.errors import RulesError
 from noc.psa.errors import TicketError
 from noc.psa.tickets import clean_priority

@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from noc.storage.models import Event
-from noc.storage.store import Store
+from noc.storage.store import EVENTS_CHANNEL, Store
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "noc_events"
+CHANNEL = EVENTS_CHANNEL
 BATCH = 1000
 
 

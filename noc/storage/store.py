@@ -45,6 +45,8 @@ from noc.storage.models import Event, Sample, SampleRollup, Series
 # Serialises event inserts on PostgreSQL so that ids commit in order and a reader of
 # ``id > last_seen`` can never skip one (sequence values may otherwise commit out of order).
 EVENTS_LOCK_KEY = 0x6E6F63  # "noc"
+EVENTS_CHANNEL = "noc_events"
+"""The PostgreSQL NOTIFY channel an event append signals; readers still catch up from the table."""
 
 SAMPLE_BATCH = 5_000
 ROLLUP_RESOLUTIONS = (300, 3600)
@@ -154,6 +156,10 @@ class Store:
             )
         # render_nulls: rows with and without NULLs stay one executemany, not one INSERT a row
         await session.execute(insert(Event).execution_options(render_nulls=True), rows)
+        if not self.sqlite:  # wakes listeners (`noc events --follow`, the notifier) at commit
+            await session.execute(
+                text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL}
+            )
 
     async def events_after(self, after_id: int, limit: int = 1000) -> list[Event]:
         async with self.read() as session:
@@ -338,9 +344,7 @@ class Store:
     def _rollup_statement(self, resolution: int) -> Executable:
         """Upsert, so that recomputing a bucket replaces it instead of failing or adding to it."""
         columns = ["series_id", "resolution", "bucket", "min", "max", "sum", "count"]
-        upsert = self._insert(SampleRollup).from_select(
-            columns, self._rollup_source(resolution)
-        )
+        upsert = self._insert(SampleRollup).from_select(columns, self._rollup_source(resolution))
         return upsert.on_conflict_do_update(
             index_elements=[SampleRollup.series_id, SampleRollup.resolution, SampleRollup.bucket],
             set_={name: upsert.excluded[name] for name in ("min", "max", "sum", "count")},
