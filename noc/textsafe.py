@@ -71,9 +71,7 @@ def _pieces(value: str, multiline: bool) -> list[tuple[str, bool]]:
     return out
 
 
-def _cut(
-    pieces: list[tuple[str, bool]], max_width: int, truncated: bool
-) -> list[tuple[str, bool]]:
+def _cut(pieces: list[tuple[str, bool]], max_width: int, truncated: bool) -> list[tuple[str, bool]]:
     """Keep what fits in ``max_width`` cells; an ellipsis takes the last cell when cut."""
     if not truncated and sum(cell_len(text) for text, _ in pieces) <= max_width:
         return pieces
