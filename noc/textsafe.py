@@ -25,6 +25,7 @@ import unicodedata
 from functools import lru_cache
 
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 
 __all__ = ["ELLIPSIS", "ESCAPE_STYLE", "clean", "safe_text"]
@@ -125,7 +126,7 @@ def safe_text(
     value: object,
     max_width: int | None = None,
     *,
-    style: str = "",
+    style: str | Style = "",
     multiline: bool = False,
 ) -> Text:
     """``value`` as a ``Text`` (never markup) with escapes styled apart, cut to ``max_width``."""
