@@ -12,10 +12,11 @@ worker; in wall mode every one of them is refused with a notice.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, TypeVar
 
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
@@ -63,6 +64,9 @@ HIGH_CONTRAST = Theme(
         "text-muted": "#d0d0d0",
     },
 )
+
+
+T = TypeVar("T")
 
 
 class LiveScreen(Protocol):
@@ -118,12 +122,31 @@ class NocApp(App[int]):
         self._polling = False
         self._poll_again = False
         self.store_error = ""
+        self._store_tasks: set[asyncio.Task[object]] = set()
 
     @property
     def mode(self) -> str:
         return "wall" if self.wall else "attach" if self.attach else "live"
 
-    # start-up ---------------------------------------------------------------------------------
+    # start-up and shutdown --------------------------------------------------------------------
+
+    async def guarded(self, awaitable: Awaitable[T]) -> T:
+        """Run a store call so that cancelling its worker never abandons it half-way.
+
+        A cancelled await would leave aiosqlite's thread finishing the query after the loop
+        closed; the call runs on as a task that shutdown waits for.
+        """
+        task: asyncio.Task[T] = asyncio.ensure_future(awaitable)
+        self._store_tasks.add(task)  # type: ignore[arg-type]
+        task.add_done_callback(_settled)
+        task.add_done_callback(self._store_tasks.discard)  # type: ignore[arg-type]
+        return await asyncio.shield(task)
+
+    async def on_unmount(self) -> None:
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+        if self._store_tasks:
+            await asyncio.wait(set(self._store_tasks), timeout=10)
 
     def on_mount(self) -> None:
         self.register_theme(HIGH_CONTRAST)
@@ -140,7 +163,9 @@ class NocApp(App[int]):
     async def load(self) -> None:
         """(Re)load the snapshot; the event tail resumes from the snapshot's last event."""
         try:
-            snapshot = await load_snapshot(self.store, now=self.clock(), history=self.history)
+            snapshot = await self.guarded(
+                load_snapshot(self.store, now=self.clock(), history=self.history)
+            )
         except (NocError, SQLAlchemyError, OSError) as exc:
             self._store_failed(exc)
             self._schedule_poll(max(self.poll_s, 2.0), retry_load=True)
@@ -177,9 +202,11 @@ class NocApp(App[int]):
         self._polling = True
         delay = self.poll_s
         try:
-            events = await self.tail.poll()
+            events = await self.guarded(self.tail.poll())
             if events:
-                changes = await fetch_changes(self.store, events, self.model.known_checks)
+                changes = await self.guarded(
+                    fetch_changes(self.store, events, self.model.known_checks)
+                )
                 if changes.reload:
                     self.load()
                     return
@@ -321,9 +348,9 @@ class NocApp(App[int]):
             ),
         )
 
-    async def _write(self, done: str, action: object) -> None:
+    async def _write(self, done: str, action: Awaitable[object]) -> None:
         try:
-            await action  # type: ignore[misc]
+            await self.guarded(action)
         except (NocError, SQLAlchemyError, OSError) as exc:
             self.notify(str(exc), title="not done", severity="error", markup=False)
             return
@@ -339,6 +366,12 @@ class NocApp(App[int]):
 
     def action_reload(self) -> None:
         self.load()
+
+
+def _settled(task: asyncio.Task[object]) -> None:
+    """Mark a failure as seen: the awaiting worker reports it, or it was cancelled."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _alert_subject(alert: AlertRow) -> str:

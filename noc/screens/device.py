@@ -59,9 +59,11 @@ _STATE_COLOURS = {
 
 
 def _table(*columns: str) -> Table:
+    """Columns at their natural width; the last one takes what is left and is cut."""
     table = Table(box=None, pad_edge=False, show_edge=False, expand=True, header_style="bold")
-    for column in columns:
-        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    for n, column in enumerate(columns):
+        last = n == len(columns) - 1
+        table.add_column(column, no_wrap=True, overflow="ellipsis", ratio=1 if last else None)
     return table
 
 
@@ -116,7 +118,9 @@ class DeviceScreen(Screen[None]):
     @work(exclusive=True, group="device", exit_on_error=False)
     async def load(self) -> None:
         try:
-            detail = await device_detail(self.noc.store, self.device_id, now=self.noc.clock())
+            detail = await self.noc.guarded(
+                device_detail(self.noc.store, self.device_id, now=self.noc.clock())
+            )
         except (NocError, SQLAlchemyError, OSError) as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
@@ -165,9 +169,9 @@ class DeviceScreen(Screen[None]):
 
     def _identity(self, detail: DeviceDetail, now: float) -> RenderableType:
         tile, ident = detail.tile, detail.identity
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column(overflow="ellipsis", no_wrap=True)
+        table = Table.grid(padding=(0, 2), expand=True)
+        table.add_column(style="bold", no_wrap=True, min_width=11)
+        table.add_column(overflow="ellipsis", no_wrap=True, ratio=1)
         rows: list[tuple[str, Text]] = [
             ("Address", safe_text(tile.address, 60)),
             ("Parent", safe_text(detail.parent or "—", 60)),

@@ -96,11 +96,14 @@ class HealthGrid(LineList[GridKey]):
 
     # building ---------------------------------------------------------------------------------
 
-    def rebuild(self, keep: GridKey | None = None) -> None:
-        """Lines from the model and the filter. The device under the cursor stays listed even
-        when it stops matching, so a live change never pulls the row from under the cursor."""
+    def rebuild(self, keep: GridKey | None = None, *, pin: bool = False) -> None:
+        """Lines from the model and the filter; the cursor stays on ``keep`` or its device.
+
+        With ``pin`` (a live change, not the technician's filter) the device under the cursor
+        stays listed even when it stops matching, so an update never pulls the row away.
+        """
         model, flt = self.model, self.filter
-        pinned = self.cursor_key if keep is None else keep
+        pinned = (self.cursor_key if keep is None else keep) if pin else keep
         lines: list[GridKey] = []
         shown: set[int] = set()
         sites: dict[int, tuple[str, int]] = {}
@@ -124,7 +127,7 @@ class HealthGrid(LineList[GridKey]):
             sites[site] = (tile.site, sites.get(site, ("", 0))[1] + 1)
         self._shown = shown
         self._sites = sites
-        self.set_lines(lines, keep=pinned)
+        self.set_lines(lines, keep=keep)
 
     def apply(self, flushed: Flushed) -> None:
         """Repaint what a flush changed: single lines, or the whole list when a device moved in
@@ -137,7 +140,7 @@ class HealthGrid(LineList[GridKey]):
                     continue
                 inside = self.filter.matches(view, codes.get(view.tile.client_id, ""))
                 if inside != (did in self._shown) and self.cursor_key != ("d", did):
-                    self.rebuild()
+                    self.rebuild(pin=True)
                     return
         keys: list[GridKey] = [("d", did) for did in flushed.devices]
         keys += [("c", cid) for cid in flushed.clients]
