@@ -137,9 +137,9 @@ class NocApp(App[int]):
         closed; the call runs on as a task that shutdown waits for.
         """
         task: asyncio.Task[T] = asyncio.ensure_future(awaitable)
-        self._store_tasks.add(task)  # type: ignore[arg-type]
+        self._store_tasks.add(task)
         task.add_done_callback(_settled)
-        task.add_done_callback(self._store_tasks.discard)  # type: ignore[arg-type]
+        task.add_done_callback(self._store_tasks.discard)
         return await asyncio.shield(task)
 
     async def on_unmount(self) -> None:
