@@ -43,6 +43,7 @@ from noc.screens.dialogs import (
 )
 from noc.storage.store import Store
 from noc.textsafe import clean
+from noc.widgets.status_bar import StatusBar
 
 HIGH_CONTRAST = Theme(
     name="noc-high-contrast",
@@ -176,6 +177,7 @@ class NocApp(App[int]):
         self._store_ok()
         for screen in self._live_screens():
             screen.model_reset()
+        self._refresh_status()
         self._schedule_poll(self.poll_s)
 
     def _live_screens(self) -> list[LiveScreen]:
@@ -230,6 +232,7 @@ class NocApp(App[int]):
         if flushed:
             for screen in self._live_screens():
                 screen.model_changed(flushed)
+            self._refresh_status()
 
     def _store_failed(self, exc: BaseException) -> None:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -243,12 +246,16 @@ class NocApp(App[int]):
             self.store_error = ""
             self._status_error("")
 
-    def _status_error(self, message: str) -> None:
-        from noc.widgets.status_bar import StatusBar
+    def _status_bars(self) -> list[StatusBar]:
+        return [bar for screen in self.screen_stack for bar in screen.query(StatusBar)]
 
-        for screen in self.screen_stack:
-            for bar in screen.query(StatusBar):
-                bar.error = message
+    def _status_error(self, message: str) -> None:
+        for bar in self._status_bars():
+            bar.error = message
+
+    def _refresh_status(self) -> None:
+        for bar in self._status_bars():
+            bar.refresh()
 
     # actions shared by the screens ------------------------------------------------------------
 

@@ -108,7 +108,6 @@ class DashboardScreen(Screen[None]):
         elif flushed.alerts:
             self.queue.rebuild()
         self._counts()
-        self.query_one("#status", StatusBar).refresh()
 
     def _sync_queue(self) -> None:
         grid, queue = self.grid, self.queue

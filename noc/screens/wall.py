@@ -117,6 +117,7 @@ class WallScreen(Screen[None]):
         head.append(f"  {self.position % len(clients) + 1}/{len(clients)}")
         if self.paused:
             head.append("  paused", style="reverse")
+        head.append("  read-only", style="dim")
         self.query_one("#wall-client", Static).update(head)
         strip = Text(no_wrap=False, end="")
         for client in clients:

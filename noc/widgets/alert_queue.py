@@ -42,7 +42,7 @@ def columns(width: int) -> list[tuple[str, int]]:
         ("summary", 0),
         ("n", 3),
         ("ack", 7 if width < 110 else 12),
-        ("ticket", 5 if width < 110 else 7),
+        ("tkt", 5 if width < 110 else 7),
         ("sla", 5),
     ]
     used = sum(w for _, w in fixed) + len(fixed) - 1
@@ -155,7 +155,7 @@ class AlertQueue(LineList[int]):
         else:
             line.add("", widths["ack"], trusted=True).gap()
         ticket = f"#{alert.ticket_number}" if alert.ticket_number is not None else ""
-        line.add(ticket, widths["ticket"], trusted=True).gap()
+        line.add(ticket, widths["tkt"], trusted=True).gap()
         clock = sla_clock(alert.sla_due, now)
         late = clock.startswith("-")
         style = self.component_style("alert-queue--breached") if late else dim

@@ -1,7 +1,7 @@
 """Large tiles for a wall screen: one client's devices, problems first, readable across a room.
 
-Each tile is three lines: the state (symbol, label, how long) on the state's colour, the
-device's name, and what is wrong or its latency sparkline. What does not fit is counted, never
+Each tile is three lines (four on a big screen): the state (symbol, label, how long) on the
+state's colour, the device's name, what is wrong, and its latency sparkline. What does not fit is counted, never
 silently dropped.
 """
 
@@ -21,7 +21,8 @@ from noc.widgets.health_grid import age
 from noc.widgets.sparkline import sparkline
 from noc.widgets.states import STATE_CSS, look, state_components
 
-TILE_LINES = 3
+MIN_TILE = 26
+"""Cells of the narrowest tile (80 columns hold three)."""
 
 
 class WallTiles(Widget):
@@ -63,9 +64,11 @@ class WallTiles(Widget):
         views = self.views()
         if not views:
             return Text("no devices", style="dim")
-        cols = max(1, width // 26)
+        big = width >= 160 and height >= 40
+        cols = max(1, width // (MIN_TILE * 3 // 2 if big else MIN_TILE))
         tile_w = width // cols
-        rows = max(1, (height + 1) // (TILE_LINES + 1))
+        tile_lines = 4 if big else 3
+        rows = max(1, (height + 1) // (tile_lines + 1))
         fit = cols * rows
         shown = views if len(views) <= fit else views[: fit - 1]
         hidden = len(views) - len(shown)
@@ -75,7 +78,7 @@ class WallTiles(Widget):
         out = Text(no_wrap=True, end="")
         for row_start in range(0, len(shown) + (1 if hidden else 0), cols):
             chunk = shown[row_start : row_start + cols]
-            lines = [Text(no_wrap=True, end="") for _ in range(TILE_LINES)]
+            lines = [Text(no_wrap=True, end="") for _ in range(tile_lines)]
             for view in chunk:
                 self._tile(lines, view, tile_w, now, name_style, dim)
             if hidden and row_start + cols > len(shown):
@@ -105,8 +108,11 @@ class WallTiles(Widget):
         lines[0].append(" ")
         name = clean(view.tile.name, inner - 1)
         lines[1].append(" " + name.ljust(inner - 1) + " ", name_style)
+        spark = sparkline(view.tile.latency, inner - 1)
         if view.worst_check:
             detail = clean(f"{view.worst_check}: {view.worst_output}", inner - 1)
         else:
-            detail = sparkline(view.tile.latency, inner - 1)
+            detail, spark = spark, ""
         lines[2].append(" " + detail.ljust(inner - 1) + " ", dim)
+        if len(lines) > 3:
+            lines[3].append(" " + spark.ljust(inner - 1) + " ", dim)
