@@ -1,8 +1,8 @@
 """Large tiles for a wall screen: one client's devices, problems first, readable across a room.
 
 Each tile is three lines (four on a big screen): the state (symbol, label, how long) on the
-state's colour, the device's name, what is wrong, and its latency sparkline. What does not fit is counted, never
-silently dropped.
+state's colour, the device's name, what is wrong, and its latency sparkline. What does not
+fit is counted, never silently dropped.
 """
 
 from __future__ import annotations
