@@ -45,17 +45,22 @@ class DeviceView:
 
     def recompute(self) -> bool:
         """Derive the state from the checks again; returns whether anything drawn changed."""
-        worst = worst_check(self.checks.values())
-        state = worst.state if worst else "PENDING"
-        bad = worst is not None and state != "OK"
-        name = worst.name if worst and bad else ""
-        output = worst.output if worst and bad else ""
-        since = worst.since if worst else 0.0
-        if (state, name, output, since) == (
-            self.state,
-            self.worst_check,
-            self.worst_output,
-            self.since,
+        checks = self.checks
+        if len(checks) == 1:  # most devices: no ranking needed
+            worst: CheckBrief | None = next(iter(checks.values()))
+        else:
+            worst = worst_check(checks.values())
+        if worst is None:
+            state, name, output, since = "PENDING", "", "", 0.0
+        elif worst.state == "OK":
+            state, name, output, since = "OK", "", "", worst.since
+        else:
+            state, name, output, since = worst.state, worst.name, worst.output, worst.since
+        if (
+            state == self.state
+            and name == self.worst_check
+            and output == self.worst_output
+            and since == self.since
         ):
             return False
         self.state, self.worst_check, self.worst_output, self.since = state, name, output, since
@@ -150,28 +155,53 @@ class LiveModel:
         out = Flushed()
         touched: set[int] = set()
         devices = self.devices
+        changed = out.devices
+        moved: list[tuple[DeviceView, str]] = []
+        find = devices.get
+        mark = changed.add
         for check_id, brief in self._pending_checks.items():
-            view = devices.get(brief.device_id)
+            view = find(brief.device_id)
             if view is None:
                 continue  # a device the snapshot does not show (disabled, or new: reload)
-            view.checks[check_id] = brief
-            self.known_checks[check_id] = brief
-            touched.add(brief.device_id)
+            checks = view.checks
+            if len(checks) != 1 or check_id not in checks:
+                checks[check_id] = brief
+                touched.add(brief.device_id)
+                continue
+            # The common case, one check: its state is the device's, decided right here.
+            checks[check_id] = brief
+            state = brief.state
+            if state == "OK":
+                name = output = ""
+            else:
+                name, output = brief.name, brief.output
+            was = view.state
+            if (
+                state == was
+                and output == view.worst_output
+                and brief.since == view.since
+                and name == view.worst_check
+            ):
+                continue
+            if state != was:
+                moved.append((view, was))
+            view.state = state
+            view.worst_check = name
+            view.worst_output = output
+            view.since = brief.since
+            view.rev += 1
+            mark(brief.device_id)
         self._pending_checks.clear()
-        counts = self.counts
         for did in touched:
             view = devices[did]
             before = view.state
-            if not view.recompute():
-                continue
-            out.devices.add(did)
-            if before != view.state:
-                cid = view.tile.client_id
-                per = counts.setdefault(cid, dict.fromkeys(STATES, 0))
-                per[before] = per.get(before, 0) - 1
-                per[view.state] = per.get(view.state, 0) + 1
-                self.client_rev[cid] = self.client_rev.get(cid, 0) + 1
-                out.clients.add(cid)
+            if view.recompute():
+                changed.add(did)
+                if before != view.state:
+                    moved.append((view, before))
+        self._count_moves(moved, out)
+        for cid in out.clients:
+            self.client_rev[cid] = self.client_rev.get(cid, 0) + 1
         if self._pending_alerts:
             for aid, alert in self._pending_alerts.items():
                 if alert.resolved_at is not None:
@@ -185,6 +215,18 @@ class LiveModel:
             self.alert_rev += 1
             out.alerts = True
         return out
+
+    def _count_moves(self, moved: list[tuple[DeviceView, str]], out: Flushed) -> None:
+        """Move devices between their client's per-state counts."""
+        counts = self.counts
+        for view, before in moved:
+            cid = view.tile.client_id
+            per = counts.get(cid)
+            if per is None:
+                per = counts[cid] = dict.fromkeys(STATES, 0)
+            per[before] = per.get(before, 0) - 1
+            per[view.state] = per.get(view.state, 0) + 1
+            out.clients.add(cid)
 
     # queries ----------------------------------------------------------------------------------
 

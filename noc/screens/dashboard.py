@@ -55,6 +55,10 @@ class DashboardScreen(Screen[None]):
     | r | Reload the snapshot from the store. |
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._alert_counts = (-1, -1)
+
     @property
     def noc(self) -> NocApp:
         return cast("NocApp", self.app)
@@ -118,9 +122,11 @@ class DashboardScreen(Screen[None]):
         queue.rebuild()
 
     def _counts(self) -> None:
-        shown = sum(1 for key in self.grid.lines if key[0] == "d")
-        self.filter_bar.matched = (shown, len(self.noc.model.devices))
+        self.filter_bar.matched = (self.grid.shown, len(self.noc.model.devices))
         listed, snoozed = self.queue.counts
+        if (listed, snoozed) == self._alert_counts:
+            return  # an update would lay the screen out again for nothing
+        self._alert_counts = (listed, snoozed)
         title = Text(f" Alerts {listed - snoozed}", style="bold")
         if snoozed:
             title.append(f" · {snoozed} snoozed", style="dim")

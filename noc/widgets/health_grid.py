@@ -142,9 +142,15 @@ class HealthGrid(LineList[GridKey]):
                 if inside != (did in self._shown) and self.cursor_key != ("d", did):
                     self.rebuild(pin=True)
                     return
-        keys: list[GridKey] = [("d", did) for did in flushed.devices]
-        keys += [("c", cid) for cid in flushed.clients]
-        self.refresh_keys(keys)
+        devices, clients = flushed.devices, flushed.clients
+        for line, (kind, ident) in self.visible_lines():
+            if (kind == "d" and ident in devices) or (kind == "c" and ident in clients):
+                self.refresh_line(line)
+
+    @property
+    def shown(self) -> int:
+        """Devices listed (the filter's result)."""
+        return len(self._shown)
 
     @property
     def cursor_device(self) -> int | None:

@@ -10,7 +10,7 @@ that the selected row stays where it was on screen, and a live update never move
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.cells import cell_len
@@ -289,6 +289,13 @@ class LineList(ScrollView, Generic[K], can_focus=True):
 
     def on_blur(self) -> None:
         self.on_focus()
+
+    def visible_lines(self) -> Iterator[tuple[int, K]]:
+        """(line, key) for the rows on screen: a flush looks at these, not at every change."""
+        top = round(self.scroll_y)
+        bottom = min(top + self.scrollable_content_region.height, len(self.lines))
+        for line in range(max(top, 0), bottom):
+            yield line, self.lines[line]
 
     def refresh_keys(self, keys: Sequence[K] | set[K]) -> None:
         """Repaint the rows of ``keys`` that are on screen; the others redraw when scrolled to."""
