@@ -226,7 +226,10 @@ async def main() -> int:
         return "ok" if value <= budget else "OVER"
 
     print(f"devices                      {args.devices}")
-    print(f"snapshot load                {snap_wall * 1000:8.1f} ms wall {snap_cpu * 1000:8.1f} ms cpu")
+    print(
+        f"snapshot load                {snap_wall * 1000:8.1f} ms wall "
+        f"{snap_cpu * 1000:8.1f} ms cpu"
+    )
     print(
         f"apply+repaint per 10k changes {app['apply_ms_mean']:7.1f} ms cpu (max "
         f"{app['apply_ms_max']:.1f})  budget 50  {verdict(app['apply_ms_mean'], 50)}"
@@ -242,15 +245,15 @@ async def main() -> int:
         f"{app['trip_ms_p95']:6.1f} ms   (idle: handled p50 {app['idle_ms_p50']:.1f} ms, "
         f"round trip p50 {app['idle_trip_ms_p50']:.1f} ms)"
     )
-    print(f"resident memory              {app['rss_mb']:8.1f} MB  budget 300  "
-          f"{verdict(app['rss_mb'], 300)}")
+    print(
+        f"resident memory              {app['rss_mb']:8.1f} MB  budget 300  "
+        f"{verdict(app['rss_mb'], 300)}"
+    )
     print(
         f"store side per 10k events    {tail_wall * 1000:8.1f} ms wall {tail_cpu * 1000:8.1f} ms "
         "cpu (tail + read back)"
     )
-    print(
-        f"peer DataTable {args.peer_rows} rows     {peer:8.1f} ms cpu per 10k update_cell pairs"
-    )
+    print(f"peer DataTable {args.peer_rows} rows     {peer:8.1f} ms cpu per 10k update_cell pairs")
     print(f"ratio peer / grid            {peer / max(app['apply_ms_mean'], 1e-6):8.1f}x")
     ok = app["apply_ms_mean"] <= 50 and app["key_ms_p95"] <= 100 and app["rss_mb"] <= 300
     return 0 if ok else 1

@@ -124,6 +124,7 @@ class NocApp(App[int]):
         self._poll_again = False
         self.store_error = ""
         self._store_tasks: set[asyncio.Task[object]] = set()
+        self._closing = False
 
     @property
     def mode(self) -> str:
@@ -137,6 +138,10 @@ class NocApp(App[int]):
         A cancelled await would leave aiosqlite's thread finishing the query after the loop
         closed; the call runs on as a task that shutdown waits for.
         """
+        if self._closing:
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()  # never started: nothing to wait for
+            raise asyncio.CancelledError
         task: asyncio.Task[T] = asyncio.ensure_future(awaitable)
         self._store_tasks.add(task)
         task.add_done_callback(_settled)
@@ -144,10 +149,13 @@ class NocApp(App[int]):
         return await asyncio.shield(task)
 
     async def on_unmount(self) -> None:
+        """Let store calls in flight finish; a worker still running starts no new one."""
+        self._closing = True
         if self._poll_timer is not None:
             self._poll_timer.stop()
-        if self._store_tasks:
-            await asyncio.wait(set(self._store_tasks), timeout=10)
+        deadline = time.monotonic() + 10
+        while self._store_tasks and time.monotonic() < deadline:
+            await asyncio.wait(set(self._store_tasks), timeout=1)
 
     def on_mount(self) -> None:
         self.register_theme(HIGH_CONTRAST)
@@ -188,7 +196,10 @@ class NocApp(App[int]):
     def _schedule_poll(self, delay: float, *, retry_load: bool = False) -> None:
         if self._poll_timer is not None:
             self._poll_timer.stop()
-        self._poll_timer = self.set_timer(delay, self.load if retry_load else self.poll)
+        if self._closing:
+            return
+        # Never 0: Textual's timer divides by its interval when it runs late.
+        self._poll_timer = self.set_timer(max(delay, 0.01), self.load if retry_load else self.poll)
 
     def poll_now(self) -> None:
         """Read the bus at once (after a write of ours), without ever running two polls."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from noc.readmodel import (
     EventTail,
     device_detail,
+    events_after,
     fetch_changes,
     is_problem,
     load_snapshot,
@@ -134,3 +136,30 @@ async def test_snapshot_of_ten_thousand_devices(tmp_path: Path) -> None:
         assert sum(c.counts["DOWN"] for c in snap.clients) == 500
     finally:
         await store.close()
+
+
+async def test_tail_reads_what_the_store_reads(store: Store, demo: Demo) -> None:
+    for n in range(3):
+        await set_state(store, demo.checks[("globex-db-01", "ping")], "WARNING", now=NOW + n)
+    mine = await events_after(store, 0, 100)
+    theirs = await store.events_after(0, 100)
+    assert [(e.id, e.kind, e.device_id, e.check_id, e.alert_id, e.data) for e in mine] == [
+        (e.id, e.kind, e.device_id, e.check_id, e.alert_id, e.data) for e in theirs
+    ]
+    assert [e.id for e in await events_after(store, mine[1].id, 100)] == [e.id for e in mine[2:]]
+
+
+async def test_tail_pages_through_a_backlog_and_follow_stops(store: Store, demo: Demo) -> None:
+    start = await store.last_event_id()
+    for n in range(7):
+        await set_state(store, demo.checks[("globex-db-01", "ping")], "OK", now=NOW + n)
+    tail = EventTail(store, start, batch=2, max_batches=3)
+    assert len(await tail.poll()) == 6  # bounded per call
+    assert len(await tail.poll()) == 1
+    stop = asyncio.Event()
+    tail = EventTail(store, start)
+    batches = []
+    async for batch in tail.follow(0.01, stop=stop):
+        batches.append(batch)
+        stop.set()
+    assert [len(b) for b in batches] == [7]
