@@ -32,7 +32,7 @@ from noc.config import Settings
 from noc.errors import NocError
 from noc.livemodel import Flushed, LiveModel
 from noc.palette import NocCommands
-from noc.readmodel import AlertRow, EventTail, fetch_changes, load_snapshot
+from noc.readmodel import AlertRow, EventTail, fetch_changes, load_history, load_snapshot
 from noc.screens.dialogs import (
     AckDialog,
     AckResult,
@@ -105,6 +105,7 @@ class NocApp(App[int]):
         poll_s: float | None = None,
         flush_s: float = 0.25,
         history: bool = True,
+        history_s: float = 60.0,
     ) -> None:
         super().__init__()
         self.store = store
@@ -116,6 +117,7 @@ class NocApp(App[int]):
         self.poll_s = poll_s if poll_s is not None else max(settings.console.refresh_s, 0.05)
         self.flush_s = flush_s
         self.history = history
+        self.history_s = history_s
         self.model = LiveModel()
         self.tail: EventTail | None = None
         self.loaded = False
@@ -166,6 +168,8 @@ class NocApp(App[int]):
 
         self.push_screen(WallScreen() if self.wall else DashboardScreen())
         self.set_interval(self.flush_s, self.flush)
+        if self.history:
+            self.set_interval(self.history_s, self.refresh_history)
         self.load()
 
     @work(exclusive=True, group="snapshot", exit_on_error=False)
@@ -235,15 +239,29 @@ class NocApp(App[int]):
             delay = 0.0
         self._schedule_poll(delay)
 
-    def flush(self) -> None:
-        """Apply what the polls queued, unless a dialog is open (it keeps queueing)."""
-        if not self.model.pending or isinstance(self.screen, ModalScreen):
+    @work(exclusive=True, group="history", exit_on_error=False)
+    async def refresh_history(self) -> None:
+        """Sparklines move on: read the last hour of samples again (one query pair)."""
+        if not self.loaded:
             return
-        flushed = self.model.flush()
+        try:
+            history = await self.guarded(load_history(self.store, self.clock()))
+        except (NocError, SQLAlchemyError, OSError) as exc:
+            self._store_failed(exc)
+            return
+        self._apply(self.model.set_history(history))
+
+    def _apply(self, flushed: Flushed) -> None:
         if flushed:
             for screen in self._live_screens():
                 screen.model_changed(flushed)
             self._refresh_status()
+
+    def flush(self) -> None:
+        """Apply what the polls queued, unless a dialog is open (it keeps queueing)."""
+        if not self.model.pending or isinstance(self.screen, ModalScreen):
+            return
+        self._apply(self.model.flush())
 
     def _store_failed(self, exc: BaseException) -> None:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from noc.readmodel import (
     STATES,
@@ -214,6 +214,19 @@ class LiveModel:
             self._pending_alerts.clear()
             self.alert_rev += 1
             out.alerts = True
+        return out
+
+    def set_history(self, history: dict[int, dict[str, tuple[float, ...]]]) -> Flushed:
+        """New sparklines (read every minute or so); returns the devices whose line changed."""
+        out = Flushed()
+        for did, view in self.devices.items():
+            spark = history.get(did, {})
+            latency, cpu = spark.get("latency", ()), spark.get("cpu", ())
+            tile = view.tile
+            if latency != tile.latency or cpu != tile.cpu:
+                view.tile = replace(tile, latency=latency, cpu=cpu)
+                view.rev += 1
+                out.devices.add(did)
         return out
 
     def _count_moves(self, moved: list[tuple[DeviceView, str]], out: Flushed) -> None:

@@ -495,3 +495,19 @@ def test_grid_and_queue_are_line_api_widgets() -> None:
     from textual.scroll_view import ScrollView
 
     assert issubclass(HealthGrid, ScrollView) and issubclass(AlertQueue, ScrollView)
+
+
+async def test_sparklines_follow_new_samples(make_app: MakeApp, store: Store, demo: Demo) -> None:
+    app = make_app(history_s=3600.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        db = demo.devices["globex-db-01"]
+        before = app.model.devices[db].tile.latency
+        ids = await store.series_ids([(db, demo.checks[("globex-db-01", "ping")], "rtt")])
+        (sid,) = ids.values()
+        await store.write_samples([(sid, NOW - 30, 0.5)])  # a spike in the last bucket
+        app.refresh_history()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        after = app.model.devices[db].tile.latency
+        assert after != before and after[-1] > before[-1]
