@@ -58,12 +58,16 @@ _STATE_COLOURS = {
 }
 
 
-def _table(*columns: str) -> Table:
-    """Columns at their natural width; the last one takes what is left and is cut."""
+def _table(*columns: str, flex: str | None = None) -> Table:
+    """Columns at their natural width; ``flex`` (the last by default) takes what is left and
+    is the one cut, so that short columns never collapse beside a 10,000-character one."""
+    flex = flex or columns[-1]
     table = Table(box=None, pad_edge=False, show_edge=False, expand=True, header_style="bold")
-    for n, column in enumerate(columns):
-        last = n == len(columns) - 1
-        table.add_column(column, no_wrap=True, overflow="ellipsis", ratio=1 if last else None)
+    for column in columns:
+        if column == flex:
+            table.add_column(column, no_wrap=True, overflow="ellipsis", ratio=1)
+        else:
+            table.add_column(column, no_wrap=True, overflow="ellipsis", min_width=len(column))
     return table
 
 
@@ -234,7 +238,7 @@ class DeviceScreen(Screen[None]):
     def _alerts(self, detail: DeviceDetail, now: float) -> RenderableType:
         if not detail.alerts:
             return self._section("Open alerts", Text("none", style="dim"))
-        table = _table("Sev", "Age", "Check", "Summary", "Ack", "Ticket")
+        table = _table("Sev", "Age", "Check", "Summary", "Ack", "Ticket", flex="Summary")
         for alert in detail.alerts:
             look_ = severity_look(alert.severity)
             table.add_row(
@@ -248,7 +252,7 @@ class DeviceScreen(Screen[None]):
         return self._section(f"Open alerts ({len(detail.alerts)})", table)
 
     def _events(self, detail: DeviceDetail) -> RenderableType:
-        table = _table("Time", "Event", "Check", "By", "Detail")
+        table = _table("Time", "Event", "Check", "By", "Detail", flex="Detail")
         for event in detail.events[:20]:
             data = ", ".join(f"{k}={v}" for k, v in event.data.items())
             table.add_row(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from textual.widgets import Input
 
@@ -511,3 +512,16 @@ async def test_sparklines_follow_new_samples(make_app: MakeApp, store: Store, de
         await pilot.pause()
         after = app.model.devices[db].tile.latency
         assert after != before and after[-1] > before[-1]
+
+
+async def test_no_color_keeps_every_state_readable(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        assert app.no_color
+        text = screen_text(app)
+        for badge in ("▼ DOWN", "✖ CRIT", "▲ WARN", "? UNKN", "~ UNRE", "✓ OK"):
+            assert badge in text
