@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.theme import Theme
 from textual.timer import Timer
 
@@ -84,6 +84,7 @@ class NocApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("f2", "toggle_contrast", "Contrast"),
+        Binding("ctrl+p", "command_palette", "Palette", priority=True),
     ]
     """
     | Key(s) | Description |
@@ -412,11 +413,3 @@ def _settled(task: asyncio.Task[object]) -> None:
 
 def _alert_subject(alert: AlertRow) -> str:
     return f"{alert.device} · {alert.check or alert.condition} · {alert.summary}"
-
-
-def screen_of(app: App[object], kind: type[Screen[object]]) -> Screen[object] | None:
-    """The topmost screen of a kind in the stack (the dashboard under a device screen)."""
-    for screen in reversed(app.screen_stack):
-        if isinstance(screen, kind):
-            return screen
-    return None

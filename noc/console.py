@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from noc.config import Settings
-from noc.errors import NocError
 from noc.storage.store import Store
 
 
@@ -31,8 +30,6 @@ def run_console(settings: Settings, *, technician: str, wall: bool, attach: bool
         return asyncio.run(main())
     except KeyboardInterrupt:
         return 130
-    except NocError:
-        raise
 
 
 __all__ = ["run_console"]

@@ -61,10 +61,14 @@ class NocCommands(Provider):
             dashboard.show_device(device_id)
         self.noc.open_device(device_id)
 
-    def _show_client(self, code: str) -> None:
+    def _show_client(self, client_id: int, code: str) -> None:
+        from noc.screens.wall import WallScreen
+
         dashboard = self._to_dashboard()
         if dashboard is not None:
             dashboard.show_client(code)
+        elif isinstance(self.app.screen, WallScreen):
+            self.app.screen.show_client(client_id)
 
     def _show_alert(self, alert_id: int) -> None:
         dashboard = self._to_dashboard()
@@ -99,7 +103,7 @@ class NocCommands(Provider):
             yield (
                 f"client {clean(info.name, 60)} ({clean(info.code, 20)})",
                 "Filter to client",
-                (partial(self._show_client, info.code)),
+                (partial(self._show_client, info.id, info.code)),
             )
         for alert in model.sorted_alerts():
             display = f"alert {clean(alert.device, 40)} {clean(alert.check, 20)}: " + clean(

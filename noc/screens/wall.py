@@ -133,6 +133,14 @@ class WallScreen(Screen[None]):
             strip.append(f" {' '.join(chips)}  " if chips else "  ")
         self.query_one("#wall-clients", Static).update(strip)
 
+    def show_client(self, client_id: int) -> None:
+        """Jump to a client (from the palette); the rotation carries on from there."""
+        for n, client in enumerate(self.clients()):
+            if client.id == client_id:
+                self.position = n
+                self._show()
+                return
+
     def action_next_client(self) -> None:
         self.position += 1
         self._show()

@@ -297,16 +297,6 @@ class LineList(ScrollView, Generic[K], can_focus=True):
         for line in range(max(top, 0), bottom):
             yield line, self.lines[line]
 
-    def refresh_keys(self, keys: Sequence[K] | set[K]) -> None:
-        """Repaint the rows of ``keys`` that are on screen; the others redraw when scrolled to."""
-        top = round(self.scroll_y)
-        bottom = top + self.scrollable_content_region.height
-        index = self.index
-        for key in keys:
-            line = index.get(key)
-            if line is not None and top <= line < bottom:
-                self.refresh_line(line)
-
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         line = round(self.scroll_y) + y

@@ -87,7 +87,7 @@ async def test_key_bar_shows_every_binding_at_80_columns(make_app: MakeApp) -> N
         shown = {description for _key, description in bar.items()}
         for expected in (
             "Open", "Fold client", "Ack", "Snooze", "Maint", "Filter", "Problems", "Pane",
-            "Reload", "Quit", "Contrast",
+            "Reload", "Quit", "Contrast", "Palette",
         ):  # fmt: skip
             assert expected in shown
         text = screen_text(app)
@@ -525,3 +525,16 @@ async def test_no_color_keeps_every_state_readable(
         text = screen_text(app)
         for badge in ("▼ DOWN", "✖ CRIT", "▲ WARN", "? UNKN", "~ UNRE", "✓ OK"):
             assert badge in text
+
+
+async def test_palette_on_the_wall_jumps_to_a_client(make_app: MakeApp) -> None:
+    app = make_app(wall=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"client initech")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, WallScreen)
+        assert "initech-ap-01" in screen_text(app)
