@@ -155,6 +155,8 @@ class LineList(ScrollView, Generic[K], can_focus=True):
         self.index: dict[K, int] = {}
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(CACHE_LINES)
         self._styles: dict[str, Style] = {}
+        self._base: Style | None = None
+        """``rich_style`` walks every ancestor: looked up once, not once a line."""
         self.renders = 0
         """Lines rendered (cache misses): what the benchmark counts."""
 
@@ -277,6 +279,7 @@ class LineList(ScrollView, Generic[K], can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles.clear()
+        self._base = None
         self._cache.clear()
 
     def on_resize(self) -> None:
@@ -300,7 +303,9 @@ class LineList(ScrollView, Generic[K], can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         line = round(self.scroll_y) + y
-        base = self.rich_style
+        base = self._base
+        if base is None:
+            base = self._base = self.rich_style
         if not 0 <= line < len(self.lines):
             return Strip.blank(width, base)
         key = self.lines[line]
