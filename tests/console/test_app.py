@@ -538,3 +538,27 @@ async def test_palette_on_the_wall_jumps_to_a_client(make_app: MakeApp) -> None:
         await pilot.pause()
         assert isinstance(app.screen, WallScreen)
         assert "initech-ap-01" in screen_text(app)
+
+
+async def test_device_screen_actions(make_app: MakeApp, store: Store, demo: Demo) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        app.open_device(demo.devices["acme-srv-02"])
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, DeviceScreen)
+        for key, dialog in (("a", AckDialog), ("z", SnoozeDialog), ("m", MaintenanceDialog)):
+            await pilot.press(key)
+            assert isinstance(app.screen, dialog)
+            await pilot.press("escape")
+            assert isinstance(app.screen, DeviceScreen)
+        await pilot.press("z")
+        await pilot.press("enter")  # the default: an hour
+        await settle(pilot)
+        async with store.read() as session:
+            alert = await session.get(Alert, demo.alerts["cpu"])
+        assert alert is not None and alert.snoozed_until == NOW + 3600
+        assert isinstance(app.screen, DeviceScreen)
+        await pilot.press("backspace")
+        assert isinstance(app.screen, DashboardScreen)
