@@ -48,5 +48,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> bool:
     async with engine.connect() as conn:
         conn = await conn.execution_options(**{WRITE_OPTION: True})
         async with conn.begin():
-            await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+            await conn.run_sync(
+                lambda sync: command.upgrade(alembic_config(sync), revision)
+            )
     return True
