@@ -263,7 +263,9 @@ class HealthGrid(LineList[GridKey]):
         line.add(sparkline(tile.latency, spark_w), spark_w, dim, trusted=True).gap()
         if width >= 130:
             line.add(sparkline(tile.cpu, spark_w), spark_w, dim, trusted=True).gap()
-        detail = f"{view.worst_check}: {view.worst_output}" if view.worst_check else ""
+        detail = view.worst_check
+        if view.worst_output:
+            detail = f"{detail}: {view.worst_output}"
         line.add(detail, max(line.remaining - 5, 0), dim)
         since = age(self.clock() - view.since) if view.since else ""
         line.add(since, 5, dim, right=True, trusted=True)

@@ -110,7 +110,10 @@ class WallTiles(Widget):
         lines[1].append(" " + name.ljust(inner - 1) + " ", name_style)
         spark = sparkline(view.tile.latency, inner - 1)
         if view.worst_check:
-            detail = clean(f"{view.worst_check}: {view.worst_output}", inner - 1)
+            text = view.worst_check
+            if view.worst_output:
+                text = f"{text}: {view.worst_output}"
+            detail = clean(text, inner - 1)
         else:
             detail, spark = spark, ""
         lines[2].append(" " + detail.ljust(inner - 1) + " ", dim)
