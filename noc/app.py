@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import ClassVar, Protocol, TypeVar
 
-from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 from textual import work
 from textual.app import App
@@ -61,6 +60,8 @@ HIGH_CONTRAST = Theme(
     variables={
         "block-cursor-background": "#ffffff",
         "block-cursor-foreground": "#000000",
+        "block-cursor-blurred-background": "#5f5f5f",
+        "block-cursor-blurred-foreground": "#ffffff",
         "footer-key-foreground": "#ffff00",
         "text-muted": "#d0d0d0",
     },
@@ -268,7 +269,7 @@ class NocApp(App[int]):
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if message != self.store_error:
             self.store_error = message
-            self.notify(Text(message).plain, title="store", severity="error", markup=False)
+            self.notify(message, title="store", severity="error", markup=False)
         self._status_error(message)
 
     def _store_ok(self) -> None:

@@ -118,7 +118,10 @@ class LineList(ScrollView, Generic[K], can_focus=True):
             color: $block-cursor-foreground;
             text-style: bold;
         }
-        & > .line-list--cursor-blurred { background: $block-cursor-blurred-background; }
+        & > .line-list--cursor-blurred {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+        }
     }
     """
 
@@ -314,9 +317,18 @@ class LineList(ScrollView, Generic[K], can_focus=True):
         strip = self._cache.get(cache_key)
         if strip is None:
             self.renders += 1
-            if selected:
-                name = "line-list--cursor" if self.has_focus else "line-list--cursor-blurred"
-                base = base + self.component_style(name)
             strip = self.render_key(key, width, base)
+            if selected:
+                # The cursor's colours win over every column's, so the row stays readable in
+                # any theme; the state still reads from its symbol and label.
+                name = "line-list--cursor" if self.has_focus else "line-list--cursor-blurred"
+                cursor = self.component_style(name)
+                strip = Strip(
+                    [
+                        Segment(text, style + cursor if style else cursor, control)
+                        for text, style, control in strip
+                    ],
+                    strip.cell_length,
+                )
             self._cache[cache_key] = strip
         return strip
