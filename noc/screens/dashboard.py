@@ -81,8 +81,15 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.grid.focus()
+        # Snoozes and acknowledgements expire with time alone, with no event to say so.
+        self.set_interval(30.0, self._requeue)
         if self.noc.loaded:
             self.model_reset()
+
+    def _requeue(self) -> None:
+        if self.noc.loaded:
+            self.queue.rebuild()
+            self._counts()
 
     @property
     def grid(self) -> HealthGrid:
