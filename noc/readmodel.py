@@ -6,6 +6,16 @@ recent samples) turned into frozen dataclasses, so that the UI can compare, cach
 freely. After the snapshot, ``EventTail`` follows the store's event bus and ``fetch_changes``
 turns a batch of events into the new rows to apply, reading the store once per batch.
 
+Events the console understands (any other kind is ignored, never an error):
+
+- an event with ``check_id`` whose ``data`` has ``state`` (and optionally ``output``,
+  ``since``) is a new check state as it stands; a ``check*``/``state*`` event without one makes
+  the console read that check's state row back;
+- an event with ``alert_id`` makes it read that alert back (opened, updated, acknowledged,
+  resolved: the row says which);
+- kinds starting ``device.``, ``inventory.``, ``maintenance.``, ``client.``, ``site.`` or
+  ``check.added`` reload the snapshot.
+
 Device state is the worst of its checks' states by ``STATE_RANK``. A device with no evaluated
 check yet is ``PENDING``. ``UNREACHABLE`` (a parent is down) ranks below the states that need
 someone's hands so that the cause sorts above its consequences.
