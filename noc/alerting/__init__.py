@@ -10,14 +10,17 @@ from noc.alerting.actions import (
     snooze,
     unacknowledge,
 )
+from noc.alerting.durations import DurationError, parse_duration
 
 __all__ = [
     "AlertingError",
+    "DurationError",
     "Scope",
     "acknowledge",
     "add_maintenance",
     "end_maintenance",
     "list_maintenance",
+    "parse_duration",
     "snooze",
     "unacknowledge",
 ]

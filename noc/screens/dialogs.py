@@ -7,7 +7,6 @@ What they show about the alert or device is untrusted text and is drawn as ``Tex
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -20,35 +19,14 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Static
 
+from noc.alerting.durations import parse_duration
 from noc.errors import NocError
 from noc.textsafe import safe_text
 from noc.widgets.key_bar import KeyBar
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)", re.IGNORECASE)
-_UNITS = {"": 60, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-MAX_DURATION = 366 * 86_400
 
-
-class DurationError(NocError):
-    pass
-
-
-def parse_duration(text: str) -> float:
-    """``90`` (minutes), ``45m``, ``2h30m``, ``1d``, ``1w`` -> seconds."""
-    compact = text.strip().replace(" ", "")
-    if not compact:
-        raise DurationError("a duration is needed, such as 30m, 2h or 1d")
-    total, pos = 0.0, 0
-    for match in _DURATION.finditer(compact):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2).lower()]
-        pos = match.end()
-    if pos != len(compact):
-        raise DurationError(f"duration {text.strip()!r}: use forms such as 30m, 2h30m or 1d")
-    if total <= 0 or total > MAX_DURATION:
-        raise DurationError(f"duration {text.strip()!r}: between 1 second and a year")
-    return total
+class DialogError(NocError):
+    """A field the technician must fill in or correct; shown in the dialog, which stays open."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +156,7 @@ class MaintenanceDialog(_Dialog):
         duration = self.query_one("#duration", Input).value
         reason = self.query_one("#reason", Input).value.strip()
         if not reason:
-            raise DurationError("a reason is needed: it goes to the audit log and the team")
+            raise DialogError("a reason is needed: it goes to the audit log and the team")
         return MaintenanceResult(
             scope=scope,  # type: ignore[arg-type]
             duration=parse_duration(duration) if duration.strip() else None,

@@ -15,6 +15,7 @@ HEADLESS = [
     "noc.devicefilter",
     "noc.alerting",
     "noc.alerting.actions",
+    "noc.alerting.durations",
     "noc.console",
 ]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from noc.alerting import DurationError, parse_duration
 from noc.devicefilter import DeviceFilter, FilterError
 from noc.livemodel import DeviceView, LiveModel
 from noc.readmodel import CheckBrief, ClientSummary, DeviceTile, Snapshot
-from noc.screens.dialogs import DurationError, parse_duration
 from noc.widgets.alert_queue import columns, sla_clock
 from noc.widgets.health_grid import age
 from noc.widgets.sparkline import BLOCKS, sparkline
