@@ -1,0 +1,1 @@
+"""The console's screens and dialogs, each with its ``.tcss`` beside it."""

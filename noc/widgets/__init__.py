@@ -1,0 +1,1 @@
+"""The console's widgets: one widget a module, styles beside their screens."""
