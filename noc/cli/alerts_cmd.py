@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol, cast
+from typing import Any
 
 from sqlalchemy import select
 
+from noc.alerting import Scope
+from noc.alerting import actions as alert_actions
 from noc.cli import lookup
 from noc.cli.common import CliContext, print_json
 from noc.errors import InventoryError, NocError
@@ -28,56 +29,6 @@ from noc.notify.plain import plain
 from noc.notify.rules import SEVERITY_RANK
 from noc.storage import Store
 from noc.storage.models import Alert, Client, MaintenanceWindow, Site, Ticket
-
-
-class AlertActions(Protocol):
-    """What ``noc.alerting.actions`` offers (the signatures this module calls)."""
-
-    async def acknowledge(
-        self,
-        store: Store,
-        alert_id: int,
-        who: str,
-        note: str = "",
-        expires_at: float | None = None,
-        *,
-        now: float | None = None,
-    ) -> Alert: ...
-
-    async def snooze(
-        self, store: Store, alert_id: int, who: str, until: float, *, now: float | None = None
-    ) -> Alert: ...
-
-    async def add_maintenance(
-        self,
-        store: Store,
-        scope: str,
-        scope_id: int,
-        starts_at: float,
-        ends_at: float | None,
-        until_ok: bool,
-        reason: str,
-        who: str,
-        *,
-        now: float | None = None,
-    ) -> MaintenanceWindow: ...
-
-    async def end_maintenance(
-        self, store: Store, window_id: int, who: str, *, now: float | None = None
-    ) -> MaintenanceWindow: ...
-
-    async def list_maintenance(
-        self, store: Store, *, active_at: float | None = None, include_ended: bool = False
-    ) -> Sequence[MaintenanceWindow]: ...
-
-
-def actions() -> AlertActions:
-    try:
-        module = importlib.import_module("noc.alerting.actions")
-    except ImportError:
-        raise NocError("alert actions are not part of this build (noc.alerting.actions)") from None
-    return cast(AlertActions, module)
-
 
 Action = Callable[[Store, CliContext, argparse.Namespace], Awaitable[Any]]
 
@@ -241,7 +192,7 @@ async def _alerts(store: Store, ctx: CliContext, args: argparse.Namespace) -> di
 async def _ack(store: Store, ctx: CliContext, args: argparse.Namespace) -> dict[str, Any]:
     now = time.time()
     expires = now + duration(args.expires, "--expires") if args.expires else None
-    alert = await actions().acknowledge(
+    alert = await alert_actions.acknowledge(
         store, args.alert_id, ctx.technician, args.note, expires, now=now
     )
     until = f" until {stamp(expires)}" if expires else ""
@@ -254,7 +205,7 @@ async def _ack(store: Store, ctx: CliContext, args: argparse.Namespace) -> dict[
 async def _snooze(store: Store, ctx: CliContext, args: argparse.Namespace) -> dict[str, Any]:
     now = time.time()
     until = now + duration(args.duration, "duration")
-    alert = await actions().snooze(store, args.alert_id, ctx.technician, until, now=now)
+    alert = await alert_actions.snooze(store, args.alert_id, ctx.technician, until, now=now)
     return {
         "json": {"id": alert.id, "snoozed_until": alert.snoozed_until},
         "text": f"alert {alert.id} snoozed until {stamp(until)}",
@@ -264,7 +215,7 @@ async def _snooze(store: Store, ctx: CliContext, args: argparse.Namespace) -> di
 # maintenance --------------------------------------------------------------------------------
 
 
-async def _scope(store: Store, args: argparse.Namespace) -> tuple[str, int]:
+async def _scope(store: Store, args: argparse.Namespace) -> tuple[Scope, int]:
     if args.device:
         return "device", await lookup.device_id(store, args.device)
     if args.client:
@@ -329,7 +280,7 @@ async def _maintenance_add(
     scope, scope_id = await _scope(store, args)
     starts = parse_start(args.start, now)
     ends = starts + duration(args.until, "--until") if args.until else None
-    window = await actions().add_maintenance(
+    window = await alert_actions.add_maintenance(
         store,
         scope,
         scope_id,
@@ -344,7 +295,7 @@ async def _maintenance_add(
 
 
 async def _maintenance_list(store: Store, ctx: CliContext, args: argparse.Namespace) -> Any:
-    windows = await actions().list_maintenance(store, include_ended=args.all)
+    windows = await alert_actions.list_maintenance(store, include_ended=args.all)
     return {
         "json": [window_json(w) for w in windows],
         "text": "\n".join(_window_line(w) for w in windows) or "no maintenance windows",
@@ -354,5 +305,5 @@ async def _maintenance_list(store: Store, ctx: CliContext, args: argparse.Namesp
 async def _maintenance_end(
     store: Store, ctx: CliContext, args: argparse.Namespace
 ) -> dict[str, Any]:
-    window = await actions().end_maintenance(store, args.window_id, ctx.technician)
+    window = await alert_actions.end_maintenance(store, args.window_id, ctx.technician)
     return {"json": window_json(window), "text": f"ended {_window_line(window)}"}

@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import time
-
-import pytest
 
 from noc.storage import Store
 from tests.cli import run_noc
 from tests.notify.support import Seed, change_alert, open_alert, seed_inventory
 
-
-def _have_actions() -> bool:
-    try:
-        return importlib.util.find_spec("noc.alerting.actions") is not None
-    except ModuleNotFoundError:
-        return False
-
-
-HAVE_ACTIONS = _have_actions()
-needs_actions = pytest.mark.skipif(
-    not HAVE_ACTIONS, reason="noc.alerting.actions (the alert actions) is not in this tree"
-)
 HOSTILE = "core\x1b]52;c;cGF5bG9hZA==\x07-sw"
 
 
@@ -80,16 +65,6 @@ def test_alerts_json_all_and_client(capsys, db_url, clean_env) -> None:
     assert unknown.code == 2 and unknown.err.strip() == "noc: error: no client with code 'nope'"
 
 
-@pytest.mark.skipif(HAVE_ACTIONS, reason="the alert actions are in this tree")
-def test_actions_missing_is_one_line(capsys, db_url, clean_env) -> None:
-    seeded(db_url)
-    out = run_noc(capsys, "--db", db_url, "ack", "1")
-    assert out.code == 2
-    assert (
-        out.err == "noc: error: alert actions are not part of this build (noc.alerting.actions)\n"
-    )
-
-
 def test_bad_durations_are_one_line(capsys, db_url, clean_env) -> None:
     _, ids = seeded(db_url)
     out = run_noc(capsys, "--db", db_url, "snooze", str(ids["fw"]), "soon")
@@ -98,7 +73,6 @@ def test_bad_durations_are_one_line(capsys, db_url, clean_env) -> None:
     assert out.err.count("\n") == 1
 
 
-@needs_actions
 def test_ack_and_snooze(capsys, db_url, clean_env) -> None:
     _, ids = seeded(db_url)
     out = run_noc(
@@ -128,7 +102,6 @@ def test_ack_and_snooze(capsys, db_url, clean_env) -> None:
     assert gone.code == 2 and gone.err.count("\n") == 1
 
 
-@needs_actions
 def test_maintenance_add_list_end(capsys, db_url, clean_env) -> None:
     seed, _ = seeded(db_url)
     args = ("--db", db_url, "--as", "bob", "maintenance")
