@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -436,6 +437,31 @@ async def test_retention_worker_runs_until_stopped(store: Store) -> None:
     stop.set()
     await asyncio.wait_for(task, timeout=10)
     assert worker.last is not None and worker.last.buckets == 6 + 1
+
+
+def wal_bytes(path: Path) -> int:
+    return os.path.getsize(f"{path}-wal")
+
+
+async def test_a_big_transaction_leaves_no_big_wal_behind(tmp_path: Path) -> None:
+    """A roll-up pass at full width writes a WAL of hundreds of MB; while any connection stays
+    open (a console, another poller) the file would keep that size. The next write cuts it back.
+    """
+    path = tmp_path / "noc.db"
+    store = await Store.open(f"sqlite+aiosqlite:///{path}")
+    idle = sqlite3.connect(path)  # keeps the WAL file when the store's connections close
+    try:
+        idle.execute("SELECT count(*) FROM series").fetchone()
+        async with store.write() as session:
+            await session.execute(text("CREATE TABLE scratch (b BLOB)"))
+            await session.execute(text("INSERT INTO scratch VALUES (zeroblob(48 * 1048576))"))
+        assert wal_bytes(path) > 48 * 2**20
+        (sid,) = await make_series(store, 1)
+        await store.write_samples([(sid, T0, 1.0)])
+        assert wal_bytes(path) <= 32 * 2**20
+    finally:
+        idle.close()
+        await store.close()
 
 
 async def test_page_stats_reports_sqlite_pages_only(store: Store) -> None:
