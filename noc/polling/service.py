@@ -8,6 +8,10 @@ and closes every probe. ``poll_once`` is one cycle of every check, for ``noc pol
 The alerting evaluator plugs in through ``sink_factory``: it receives the writer and returns
 the sink the scheduler should feed (itself, forwarding to the writer). The writer runs on a
 thread of its own (``WriterThread``), so database work never stalls the probes' loop.
+
+The service also keeps the store bounded: a ``RetentionWorker`` rolls up and prunes samples
+every few minutes beside the scheduler. One process a store is enough (a second only repeats
+the work), so every poller but one is started with ``retention=False``.
 """
 
 from __future__ import annotations
@@ -28,10 +32,16 @@ from noc.polling.stats import SchedulerStats
 from noc.polling.writer import WriterStats
 from noc.polling.writer_thread import Writer, start_writer
 from noc.storage import Store
+from noc.storage.retention import RetentionWorker
 
 log = logging.getLogger(__name__)
 
 SinkFactory = Callable[[ResultSink], ResultSink]
+
+RETENTION_STOP_S = 10.0
+"""Seconds a stopping service waits for a retention pass in flight before cancelling it: a
+cancelled pass loses nothing (its open transaction rolls back and the next pass redoes it),
+but most passes end within a second or two, so shutdown rarely needs to cut one short."""
 
 """Seconds before a failed attempt is tried again: long enough for a dropped packet to be
 just bad luck, short enough that a dead target is declared within seconds."""
@@ -92,6 +102,7 @@ class PollerService:
         flush_interval: float = 1.0,
         clock: Clock | None = None,
         evaluate: bool = True,
+        retention: bool = True,
     ) -> None:
         self.store = store
         self.evaluate = evaluate
@@ -115,6 +126,9 @@ class PollerService:
         )
         self._sink: ResultSink | None = None
         self._watch = InventoryWatch(store)
+        self.retention: RetentionWorker | None = (
+            RetentionWorker(store, settings.retention, clock=self.clock.time) if retention else None
+        )
 
     def submit(self, outcome: CheckOutcome) -> None:
         """The scheduler's sink: the evaluator chain if any, then the writer."""
@@ -144,6 +158,8 @@ class PollerService:
             raise
         log.info("polling %d checks%s", count, f" of zone {self.zone}" if self.zone else "")
         runner = asyncio.create_task(self.scheduler.run())
+        halt = asyncio.Event()
+        upkeep = asyncio.create_task(_upkeep(self.retention, halt)) if self.retention else None
         last_report = self.clock.monotonic()
         try:
             while not stop.is_set() and not runner.done():
@@ -156,7 +172,8 @@ class PollerService:
                     log.info("%s", self.status_line())
         finally:
             self.scheduler.stop()
-            await asyncio.gather(runner, return_exceptions=True)
+            halt.set()
+            await asyncio.gather(runner, _stopped(upkeep), return_exceptions=True)
             await self.adapters.aclose()
             await self.writer.aclose()
             self._sink = None
@@ -190,6 +207,25 @@ class PollerService:
                 f"dropped {w.dropped} lost {w.lost}"
             )
         return line
+
+
+async def _upkeep(worker: RetentionWorker, halt: asyncio.Event) -> None:
+    """The retention worker, whose failure is logged when it happens and never stops polling
+    (the worker itself rides out an unreachable store; this is for anything else)."""
+    try:
+        await worker.run(halt)
+    except Exception:
+        log.exception("retention stopped; samples are no longer rolled up or pruned")
+
+
+async def _stopped(task: asyncio.Task[None] | None) -> None:
+    """Wait for a halted retention worker, cancelling a pass that outlasts ``RETENTION_STOP_S``."""
+    if task is None:
+        return
+    try:
+        await asyncio.wait_for(task, RETENTION_STOP_S)
+    except TimeoutError:
+        log.warning("retention pass cut short by shutdown; the next one redoes it")
 
 
 def _retry_delay(settings: Settings, explicit: float | None) -> float:

@@ -57,6 +57,14 @@ class MaintainReport:
     """The start of the newest bucket rolled up, per resolution, after this pass."""
     seconds: float
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "buckets": self.buckets,
+            "pruned": self.pruned,
+            "rolled": {str(resolution): start for resolution, start in self.rolled.items()},
+            "seconds": round(self.seconds, 3),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class PageStats:
@@ -96,7 +104,7 @@ async def _reading(store: Store) -> AsyncIterator[AsyncSession]:
 async def spans(store: Store) -> dict[int, Span]:
     """The span of raw rows (key 0) and of each roll-up resolution, in one read.
 
-    Each bound is one index seek per series (``min``/``max`` of the (series, time) index under
+    Each bound is one index seek per series (``min``/``max`` of the (series, time) key under
     one series), never a scan: neither table has an index on time alone.
     """
     levels: list[tuple[InstrumentedAttribute[float] | InstrumentedAttribute[int], list[Any]]]

@@ -56,10 +56,14 @@ ID_CHUNK = 1_000
 ROLLUP_ROWS = 50_000
 """Roll-up rows one transaction aims to write: at 50,000 series one 5-minute bucket (250,000
 raw rows read at one sample a minute)."""
-SAMPLE_INSERT_SQLITE = "INSERT INTO samples (series_id, ts, value) VALUES (?, ?, ?)"
+SAMPLE_CONFLICT = " ON CONFLICT (series_id, ts) DO NOTHING"
+"""A sample already stored (a flush retried after its commit was lost) is kept as it is."""
+SAMPLE_INSERT_SQLITE = (
+    "INSERT INTO samples (series_id, ts, value) VALUES (?, ?, ?)" + SAMPLE_CONFLICT
+)
 SAMPLE_INSERT_PG = (
     "INSERT INTO samples (series_id, ts, value)"
-    " SELECT * FROM unnest($1::integer[], $2::float8[], $3::float8[])"
+    " SELECT * FROM unnest($1::integer[], $2::float8[], $3::float8[])" + SAMPLE_CONFLICT
 )
 
 
@@ -198,7 +202,7 @@ class Store:
     async def _series_present(
         conn: AsyncConnection, column: InstrumentedAttribute[int]
     ) -> list[int]:
-        """Every series id that has rows in ``column``'s table, by a skip scan of its index.
+        """Every series id that has rows in ``column``'s table, by a skip scan of its key.
 
         Each step is one index seek (``min(series_id) > previous``), so this costs a seek per
         series rather than a scan of every row; it finds the rows of deleted series too, which
@@ -254,23 +258,26 @@ class Store:
         ``executemany``, which keeps ingest near raw ``sqlite3``; on PostgreSQL one statement
         a batch over three arrays (``unnest``), half again as fast as asyncpg's ``executemany``
         here. Short transactions let a console's acknowledgement slip in between the batches of
-        a big flush. Returns the count.
+        a big flush. A row whose (series, time) is already stored is skipped, not an error, so
+        a batch written twice lands once. Returns the number of rows inserted.
         """
         if batch < 1:
             raise ValueError(f"batch must be at least 1, not {batch}")
         if not rows:
             return 0
         statement = SAMPLE_INSERT_SQLITE if self.sqlite else SAMPLE_INSERT_PG
+        inserted = 0
         async with self._sample_connection() as conn:
             for start in range(0, len(rows), batch):
                 chunk = rows[start : start + batch]
                 async with conn.begin():
                     if self.sqlite:
-                        await conn.exec_driver_sql(statement, list(chunk))
+                        result = await conn.exec_driver_sql(statement, list(chunk))
                     else:
                         columns = tuple(list(column) for column in zip(*chunk, strict=True))
-                        await conn.exec_driver_sql(statement, columns)
-        return len(rows)
+                        result = await conn.exec_driver_sql(statement, columns)
+                inserted += max(result.rowcount, 0)
+        return inserted
 
     def _bucket(self, column: InstrumentedAttribute[float], width: int) -> ColumnElement[int]:
         """The start of ``column``'s bucket of ``width`` seconds, as an integer.
@@ -287,7 +294,7 @@ class Store:
     def _rollup_source(self, resolution: int) -> Selectable:
         """The buckets of ``resolution`` in [:lo, :hi), folded from the next finer level.
 
-        Both tables are indexed by series first, so the rows of a window are found by one
+        Both tables are keyed by series first, so the rows of a window are found by one
         range seek per series. SQLite does that for ``series_id IN (SELECT id FROM series)``;
         PostgreSQL's planner turns the same query into a scan of the whole table, so there it
         is a ``LATERAL`` subquery per series, which it can only run as index seeks.
@@ -396,7 +403,7 @@ class Store:
         """Drop what retention no longer keeps; the file stays bounded by the three windows.
 
         Neither table has an index on time alone, so deletes go series by series through the
-        (series, time) indexes: a seek a series instead of a scan of every row. They run in
+        (series, time) keys: a seek a series instead of a scan of every row. They run in
         transactions of ``ID_CHUNK`` series so that pollers' writes slip in between and the
         SQLite WAL stays small. Returns the number of rows deleted.
         """

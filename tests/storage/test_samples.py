@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -158,10 +160,57 @@ async def test_write_samples_round_trip(store: Store) -> None:
     async with store.read() as session:
         stored = (
             await session.execute(
-                select(Sample.series_id, Sample.ts, Sample.value).order_by(Sample.id)
+                select(Sample.series_id, Sample.ts, Sample.value).order_by(
+                    Sample.ts, Sample.series_id
+                )
             )
         ).all()
     assert [tuple(row) for row in stored] == rows
+
+
+async def test_write_samples_skips_a_sample_already_stored(store: Store) -> None:
+    """A flush retried after its commit went through lands once; the first value is kept."""
+    a, b = await make_series(store, 2)
+    first = [(a, T0, 1.0), (a, T0 + 60, 2.0), (b, T0, 3.0)]
+    assert await store.write_samples(first) == 3
+
+    again = [(a, T0, 9.0), (b, T0 + 60, 4.0), (b, T0 + 60, 5.0), (a, T0 + 60, 9.0)]
+    assert await store.write_samples(again, batch=2) == 1
+
+    async with store.read() as session:
+        stored = (await session.execute(select(Sample.series_id, Sample.ts, Sample.value))).all()
+    assert sorted(tuple(row) for row in stored) == sorted([*first, (b, T0 + 60, 4.0)])
+
+
+async def test_samples_are_stored_in_their_key_alone(store: Store) -> None:
+    """(series, time) is the key and the only index of ``samples``; in SQLite both sample
+    tables are ``WITHOUT ROWID``, so each is one b-tree where a table and an index would be two.
+    """
+
+    def shape(sync: Any) -> dict[str, tuple[list[str], list[str]]]:
+        found = inspect(sync)
+        return {
+            table: (
+                found.get_pk_constraint(table)["constrained_columns"],
+                [index["name"] for index in found.get_indexes(table)],
+            )
+            for table in ("samples", "sample_rollups")
+        }
+
+    async with store.read() as session:
+        conn = await session.connection()
+        assert await conn.run_sync(shape) == {
+            "samples": (["series_id", "ts"], []),
+            "sample_rollups": (["series_id", "resolution", "bucket"], []),
+        }
+        if store.sqlite:
+            tables = await session.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE tbl_name LIKE 'sample%'")
+            )
+            assert {name: sql.split()[-2:] for name, sql in tables} == {
+                "samples": ["WITHOUT", "ROWID"],
+                "sample_rollups": ["WITHOUT", "ROWID"],
+            }
 
 
 async def test_write_samples_rejects_an_empty_batch(store: Store) -> None:
@@ -388,6 +437,31 @@ async def test_retention_worker_runs_until_stopped(store: Store) -> None:
     stop.set()
     await asyncio.wait_for(task, timeout=10)
     assert worker.last is not None and worker.last.buckets == 6 + 1
+
+
+def wal_bytes(path: Path) -> int:
+    return os.path.getsize(f"{path}-wal")
+
+
+async def test_a_big_transaction_leaves_no_big_wal_behind(tmp_path: Path) -> None:
+    """A roll-up pass at full width writes a WAL of hundreds of MB; while any connection stays
+    open (a console, another poller) the file would keep that size. The next write cuts it back.
+    """
+    path = tmp_path / "noc.db"
+    store = await Store.open(f"sqlite+aiosqlite:///{path}")
+    idle = sqlite3.connect(path)  # keeps the WAL file when the store's connections close
+    try:
+        idle.execute("SELECT count(*) FROM series").fetchone()
+        async with store.write() as session:
+            await session.execute(text("CREATE TABLE scratch (b BLOB)"))
+            await session.execute(text("INSERT INTO scratch VALUES (zeroblob(48 * 1048576))"))
+        assert wal_bytes(path) > 48 * 2**20
+        (sid,) = await make_series(store, 1)
+        await store.write_samples([(sid, T0, 1.0)])
+        assert wal_bytes(path) <= 32 * 2**20
+    finally:
+        idle.close()
+        await store.close()
 
 
 async def test_page_stats_reports_sqlite_pages_only(store: Store) -> None:

@@ -84,18 +84,16 @@ def upgrade() -> None:
     sa.Column('max', sa.Float(), nullable=False),
     sa.Column('sum', sa.Float(), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('series_id', 'resolution', 'bucket', name=op.f('pk_sample_rollups'))
+    sa.PrimaryKeyConstraint('series_id', 'resolution', 'bucket', name=op.f('pk_sample_rollups')),
+    sqlite_with_rowid=False,
     )
     op.create_table('samples',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('series_id', sa.Integer(), nullable=False),
     sa.Column('ts', sa.Float(), nullable=False),
     sa.Column('value', sa.Float(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_samples'))
+    sa.PrimaryKeyConstraint('series_id', 'ts', name=op.f('pk_samples')),
+    sqlite_with_rowid=False,
     )
-    with op.batch_alter_table('samples', schema=None) as batch_op:
-        batch_op.create_index('ix_samples_series_ts', ['series_id', 'ts'], unique=False)
-
     op.create_table('technicians',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('login', sa.String(length=64), nullable=False),
@@ -316,9 +314,6 @@ def downgrade() -> None:
     op.drop_table('devices')
     op.drop_table('sites')
     op.drop_table('technicians')
-    with op.batch_alter_table('samples', schema=None) as batch_op:
-        batch_op.drop_index('ix_samples_series_ts')
-
     op.drop_table('samples')
     op.drop_table('sample_rollups')
     op.drop_table('maintenance_windows')
