@@ -62,7 +62,8 @@ class PollerSettings:
 
 @dataclass
 class RetentionSettings:
-    raw_hours: int = 48
+    raw_hours: int = 24
+    """Raw samples serve the last hours; roll-ups everything older."""
     rollup_5m_days: int = 14
     rollup_1h_days: int = 400
 

@@ -26,6 +26,11 @@ def register(sub: Any) -> None:
     cmd.add_argument(
         "--zone", metavar="ZONE", default=None, help="only devices of this zone (poller.zone)"
     )
+    cmd.add_argument(
+        "--no-retention",
+        action="store_true",
+        help="leave roll-ups and pruning to another poller of the same store",
+    )
     cmd.set_defaults(handler=run_poll)
 
 
@@ -42,7 +47,7 @@ def run_poll(ctx: CliContext, args: argparse.Namespace) -> int:
         level=logging.WARNING, format="%(asctime)s noc poll: %(message)s", stream=sys.stderr
     )
     logging.getLogger("noc").setLevel(logging.INFO)
-    asyncio.run(_serve(ctx, args.zone))
+    asyncio.run(_serve(ctx, args.zone, retention=not args.no_retention))
     return 0
 
 
@@ -54,7 +59,7 @@ async def _once(ctx: CliContext, zone: str | None) -> CycleReport:
         await store.close()
 
 
-async def _serve(ctx: CliContext, zone: str | None) -> None:
+async def _serve(ctx: CliContext, zone: str | None, *, retention: bool = True) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -68,7 +73,7 @@ async def _serve(ctx: CliContext, zone: str | None) -> None:
             # endpoint delays its own deliveries and nothing else.
             notifier = Notifier(store, ctx.settings.notify)
             side = asyncio.create_task(notifier.run(stop))
-        service = PollerService(store, ctx.settings, zone=zone)
+        service = PollerService(store, ctx.settings, zone=zone, retention=retention)
         await service.run(stop)
         logging.getLogger(__name__).info("stopped: %s", service.status_line())
     finally:
