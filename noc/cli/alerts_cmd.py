@@ -9,9 +9,7 @@ passes every device string through ``plain`` (a terminal must not run what a dev
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +18,7 @@ from sqlalchemy import select
 from noc.alerting import Scope
 from noc.alerting import actions as alert_actions
 from noc.cli import lookup
-from noc.cli.common import CliContext, print_json
+from noc.cli.common import CliContext, with_store
 from noc.errors import InventoryError, NocError
 from noc.inventory.fields import parse_duration
 from noc.inventory.spec import Where
@@ -29,29 +27,6 @@ from noc.notify.plain import plain
 from noc.notify.rules import SEVERITY_RANK
 from noc.storage import Store
 from noc.storage.models import Alert, Client, MaintenanceWindow, Site, Ticket
-
-Action = Callable[[Store, CliContext, argparse.Namespace], Awaitable[Any]]
-
-
-def with_store(action: Action) -> Callable[[CliContext, argparse.Namespace], int]:
-    """A handler: open the store, run the action, print its ``text`` or, with --json, the rest."""
-
-    def handle(ctx: CliContext, args: argparse.Namespace) -> int:
-        async def run() -> Any:
-            store = await ctx.open_store()
-            try:
-                return await action(store, ctx, args)
-            finally:
-                await store.close()
-
-        result = asyncio.run(run())
-        if getattr(args, "json", False):
-            print_json(result["json"] if isinstance(result, dict) and "json" in result else result)
-        else:
-            print(result["text"] if isinstance(result, dict) and "text" in result else result)
-        return 0
-
-    return handle
 
 
 def duration(text: str, option: str) -> float:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,3 +47,27 @@ class CliContext:
 def print_json(value: Any) -> None:
     json.dump(value, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")
+
+
+Action = Callable[[Store, CliContext, argparse.Namespace], Awaitable[Any]]
+
+
+def with_store(action: Action) -> Callable[[CliContext, argparse.Namespace], int]:
+    """A handler: open the store, run the action, print its ``text`` or, with --json, the rest."""
+
+    def handle(ctx: CliContext, args: argparse.Namespace) -> int:
+        async def run() -> Any:
+            store = await ctx.open_store()
+            try:
+                return await action(store, ctx, args)
+            finally:
+                await store.close()
+
+        result = asyncio.run(run())
+        if getattr(args, "json", False):
+            print_json(result["json"] if isinstance(result, dict) and "json" in result else result)
+        else:
+            print(result["text"] if isinstance(result, dict) and "text" in result else result)
+        return 0
+
+    return handle

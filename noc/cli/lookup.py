@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from noc.errors import NocError
 from noc.storage import Store
@@ -13,25 +13,24 @@ class NotFound(NocError):
     pass
 
 
-async def client_id(store: Store, code: str) -> int:
+async def _one_id(store: Store, query: Select[int], what: str) -> int:
     async with store.read() as session:
-        found = await session.scalar(select(Client.id).where(Client.code == code))
+        found = await session.scalar(query)
     if found is None:
-        raise NotFound(f"no client with code {code!r}")
+        raise NotFound(what)
     return int(found)
+
+
+async def client_id(store: Store, code: str) -> int:
+    query = select(Client.id).where(Client.code == code)
+    return await _one_id(store, query, f"no client with code {code!r}")
 
 
 async def device_id(store: Store, name: str) -> int:
-    async with store.read() as session:
-        found = await session.scalar(select(Device.id).where(Device.name == name))
-    if found is None:
-        raise NotFound(f"no device named {name!r}")
-    return int(found)
+    query = select(Device.id).where(Device.name == name)
+    return await _one_id(store, query, f"no device named {name!r}")
 
 
 async def ticket_id(store: Store, number: int) -> int:
-    async with store.read() as session:
-        found = await session.scalar(select(Ticket.id).where(Ticket.number == number))
-    if found is None:
-        raise NotFound(f"no ticket #{number}")
-    return int(found)
+    query = select(Ticket.id).where(Ticket.number == number)
+    return await _one_id(store, query, f"no ticket #{number}")

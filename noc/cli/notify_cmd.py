@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from noc.cli.alerts_cmd import stamp, with_store
-from noc.cli.common import CliContext, print_json
+from noc.cli.alerts_cmd import stamp
+from noc.cli.common import CliContext, print_json, with_store
 from noc.errors import NocError
 from noc.notify.delivery import Notifier, WebhookSender
 from noc.notify.formats import Message

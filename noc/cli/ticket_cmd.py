@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from noc.cli import lookup
-from noc.cli.common import CliContext, print_json
+from noc.cli.common import Action, CliContext, with_store
 from noc.psa import (
     PRIORITIES,
     STATUSES,
@@ -70,29 +69,18 @@ def register(sub: Any) -> None:
         parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-Action = Callable[[Store, CliContext, argparse.Namespace], Awaitable[Any]]
+def _on_the_desk(action: Action) -> Action:
+    """Whoever acts on a ticket is a technician of the desk (created on first use)."""
+
+    async def act(store: Store, ctx: CliContext, args: argparse.Namespace) -> Any:
+        await ensure_technician(store, ctx.technician)
+        return await action(store, ctx, args)
+
+    return act
 
 
 def _handler(action: Action) -> Callable[[CliContext, argparse.Namespace], int]:
-    """Open the store, run one action, print its result as text or JSON."""
-
-    def handle(ctx: CliContext, args: argparse.Namespace) -> int:
-        async def run() -> Any:
-            store = await ctx.open_store()
-            try:
-                await ensure_technician(store, ctx.technician)  # whoever acts is on the desk
-                return await action(store, ctx, args)
-            finally:
-                await store.close()
-
-        result = asyncio.run(run())
-        if args.json:
-            print_json(result)
-        else:
-            print(result["text"] if isinstance(result, dict) and "text" in result else result)
-        return 0
-
-    return handle
+    return with_store(_on_the_desk(action))
 
 
 def ticket_json(ticket: Ticket) -> dict[str, Any]:
