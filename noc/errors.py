@@ -7,7 +7,12 @@ Everything a user can cause (a bad file, a missing secret, a database that will 
     ├── ConfigError        a setting in a file or the environment is wrong
     ├── InventoryError     an inventory file is malformed or inconsistent (file:line: field: why)
     ├── SecretError        a credential's secret reference cannot be resolved
-    └── StoreError         the database cannot be opened, migrated or written
+    ├── StoreError         the database cannot be opened, migrated or written
+    └── each package's own, raised where it knows the words for the problem:
+        PsaError (noc.psa), AlertingError, ThresholdError, DurationError (noc.alerting),
+        NotifyError (noc.notify), SshError, SnmpError, IcmpUnavailableError (noc.probes),
+        ProbeUnavailable (noc.polling), LabError (noc.lab), NotFound (noc.cli.lookup),
+        FilterError (noc.devicefilter), DialogError (noc.screens.dialogs)
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Alerts after they are raised: acknowledgement, snooze and maintenance windows."""
+"""Alerting: probe results judged into check states and alerts, and what people do with them.
+
+The evaluator (``evaluator``, with ``judge``, ``thresholds``, ``flapping``, ``dependencies``,
+``alerts``, ``maintenance``) turns results into states, deduplicated alerts and events; the
+actions exported here (acknowledge, snooze, maintenance windows) are how a technician answers.
+"""
 
 from noc.alerting.actions import (
     AlertingError,
