@@ -24,8 +24,10 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
+import httpcore  # noqa: F401 (httpx imports it on its first transport: ~0.1 s of blocked loop)
 import httpx
 
 TRUST = "noc.trust"
@@ -96,6 +98,7 @@ class PoolRouter(httpx.AsyncBaseTransport):
         self._slots = asyncio.Semaphore(max_connections)
         self._pools: dict[_Origin, _Pool] = {}
         self._contexts: dict[Trust, ssl.SSLContext] = {}
+        self._loading: dict[Trust, asyncio.Future[ssl.SSLContext]] = {}
         self._next_sweep = time.monotonic() + keepalive_expiry
 
     @property
@@ -104,11 +107,24 @@ class PoolRouter(httpx.AsyncBaseTransport):
 
     async def prepare(self, trust: Trust) -> ssl.SSLContext:
         """The context for ``trust``, built once on a thread: loading a CA store takes ~0.1 s
-        of blocking reads. A bad CA file raises ``OSError`` or ``ssl.SSLError``."""
+        of blocking reads. A bad CA file raises ``OSError`` or ``ssl.SSLError``.
+
+        Probes that start together share one load: a fresh poller's first sweep of a thousand
+        web checks would otherwise queue a thousand loads on the default executor."""
         context = self._contexts.get(trust)
-        if context is None:
-            context = self._contexts[trust] = await asyncio.to_thread(trust.context)
-        return context
+        if context is not None:
+            return context
+        loading = self._loading.get(trust)
+        if loading is None:
+            loading = self._loading[trust] = asyncio.ensure_future(asyncio.to_thread(trust.context))
+            loading.add_done_callback(partial(self._loaded, trust))
+        return await asyncio.shield(loading)  # one caller's deadline leaves the others' load
+
+    def _loaded(self, trust: Trust, loading: asyncio.Future[ssl.SSLContext]) -> None:
+        """Keeps a built context; forgets a failed load, so a fixed CA file is read again."""
+        self._loading.pop(trust, None)
+        if not loading.cancelled() and loading.exception() is None:
+            self._contexts[trust] = loading.result()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await self._sweep()

@@ -186,16 +186,20 @@ class HttpProber:
 
     async def probe(self, target: HttpTarget) -> ProbeResult:
         trust = _trust_of(target)
-        try:
-            await self._router.prepare(trust)
+        started, t0 = time.time(), time.monotonic()
+        try:  # a first probe loads the CA store (shared, on a thread): within the deadline too
+            async with asyncio.timeout(target.timeout):
+                await self._router.prepare(trust)
+        except TimeoutError:
+            error = f"the TLS trust store did not load within {target.timeout:g} s"
+            return ProbeResult(ProbeStatus.ERROR, error=error, started=started)
         except (OSError, ssl.SSLError) as exc:
             error = f"ca_file {target.ca_file}: {reason(exc)}"
-            return ProbeResult(ProbeStatus.ERROR, error=error, started=time.time())
-        started, t0 = time.time(), time.monotonic()
+            return ProbeResult(ProbeStatus.ERROR, error=error, started=started)
         values: dict[str, Any] = {}
         status, error = ProbeStatus.OK, ""
         try:
-            async with asyncio.timeout(target.timeout + BACKSTOP_S):
+            async with asyncio.timeout(t0 + target.timeout + BACKSTOP_S - time.monotonic()):
                 status, error = await self._exchange(target, trust, values, t0)
         except (TimeoutError, httpx.TimeoutException):
             status, error = ProbeStatus.FAILED, f"no complete answer within {target.timeout:g} s"
