@@ -16,7 +16,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -368,13 +368,11 @@ class TicketScreen(Screen[None]):
         error.set_class(bool(message), "-open")
         error.update(Text(clean(message, 300), style="bold"))
 
-    def on_key(self, event: object) -> None:
-        key = getattr(event, "key", "")
-        quick = self.query_one("#quick", Input)
-        if key == "escape" and quick.has_focus:
-            stop = getattr(event, "stop", None)
-            if callable(stop):
-                stop()
+    def on_key(self, event: events.Key) -> None:
+        """Escape in the time line closes the line; only a second one leaves the ticket."""
+        if event.key == "escape" and self.query_one("#quick", Input).has_focus:
+            event.stop()
+            event.prevent_default()
             self._close_quick()
 
     @on(Input.Submitted, "#quick")

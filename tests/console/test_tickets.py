@@ -181,7 +181,9 @@ async def test_concurrent_edit_shows_the_conflict(
         assert screen.version == 1
         # Someone else, on another console, moves it on from the same version first.
         await update_ticket(store, ticket_id, 1, "alice", status="waiting", now=NOW)
-        screen.change(status="resolved")
+        await pilot.press("c")
+        assert isinstance(app.screen, StatusDialog)
+        await pilot.press("down", "down", "enter")  # resolved, from version 1
         await app.workers.wait_for_complete()
         await pilot.pause()
         detail = await ticket_detail(store, ticket_id)
@@ -196,6 +198,35 @@ async def test_concurrent_edit_shows_the_conflict(
         await pilot.pause()
         assert (await ticket_detail(store, ticket_id)).ticket.status == "resolved"
         assert not notice.has_class("-open")
+
+
+async def test_assign_to_me_and_to_nobody(make_app: MakeApp, store: Store, demo: Demo) -> None:
+    ticket_id = demo.tickets[1042]
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        screen = await open_detail(pilot, app, ticket_id)
+        await pilot.press("i")
+        assert app.screen.query_one("#login", Input).value == "tech-bob"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        detail = await ticket_detail(store, ticket_id)
+        assert detail.logins.get(detail.ticket.assignee_id or 0) == "tech-bob"
+        assert "assignee tech-bob" in screen_text(app) and screen.version == 2
+        await pilot.press("i")
+        app.screen.query_one("#login", Input).value = "nobody-here"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert (await ticket_detail(store, ticket_id)).ticket.version == 2  # unknown: refused
+        await pilot.press("i")
+        app.screen.query_one("#login", Input).value = ""
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        detail = await ticket_detail(store, ticket_id)
+        assert detail.ticket.assignee_id is None and detail.ticket.version == 3
 
 
 async def test_timer_starts_and_stops_and_shows_everywhere(
@@ -277,6 +308,7 @@ async def test_wall_refuses_ticket_edits(make_app: MakeApp, store: Store, demo: 
         await ready(pilot)
         async with store.read() as session:
             events = len(list(await session.scalars(select(Event.id))))
+        await pilot.press("t")  # on the wall screen itself
         app.start_ticket(app.model.alerts[demo.alerts["fw-down"]])
         screen = await open_detail(pilot, app, ticket_id)
         for key in ("s", "l", "n", "c", "i"):
@@ -286,7 +318,7 @@ async def test_wall_refuses_ticket_edits(make_app: MakeApp, store: Store, demo: 
         await app.workers.wait_for_complete()
         assert not screen.query_one("#quick", Input).display
         refused = [str(n.message) for n in app._notifications if "refused" in str(n.message)]
-        assert len(refused) == 6  # the ticket from an alert, then the five keys
+        assert len(refused) == 7  # t on the wall, a ticket from an alert, then the five keys
         assert await entries(store, ticket_id) == []
         detail = await ticket_detail(store, ticket_id)
         assert detail.ticket.version == 1 and detail.notes == []
