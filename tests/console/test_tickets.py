@@ -326,3 +326,17 @@ async def test_wall_refuses_ticket_edits(make_app: MakeApp, store: Store, demo: 
             assert len(list(await session.scalars(select(Ticket)))) == 1
             assert len(list(await session.scalars(select(Event.id)))) == events
         assert app.timer is None
+
+
+async def test_palette_opens_a_ticket(make_app: MakeApp, demo: Demo) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"ticket #1042")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, TicketScreen)
+        assert app.screen.ticket_id == demo.tickets[1042]
