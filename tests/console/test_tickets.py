@@ -20,6 +20,7 @@ from noc.widgets.status_bar import StatusBar
 from tests.console.conftest import ready, settle
 from tests.console.seed import NOW, Demo
 from tests.console.test_app import dashboard, screen_text
+from tests.console.test_hostile import add_hostile, assert_safe
 
 MakeApp = Callable[..., NocApp]
 
@@ -340,3 +341,36 @@ async def test_palette_opens_a_ticket(make_app: MakeApp, demo: Demo) -> None:
         await pilot.pause()
         assert isinstance(app.screen, TicketScreen)
         assert app.screen.ticket_id == demo.tickets[1042]
+
+
+async def test_hostile_alert_makes_a_ticket_shown_literally(
+    make_app: MakeApp, store: Store, demo: Demo
+) -> None:
+    hostile = await add_hostile(store, demo)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        alert = app.model.device_alerts(hostile)[0]
+        queue = dashboard(app).queue
+        queue.focus()
+        assert queue.move_to(alert.id)
+        await pilot.press("t")
+        assert isinstance(app.screen, TicketDialog)
+        assert_safe(screen_text(app))
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("g")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, TicketScreen)
+        text = screen_text(app)
+        assert_safe(text)
+        assert "[@click=app.quit]" in text
+        for y in range(1, 20):
+            await pilot.click(offset=(40, y))
+        await pilot.press("escape", "T", "3")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, TicketsScreen) and len(app.screen.rows) == 2
+        assert_safe(screen_text(app))
+        assert app.is_running and app.return_value is None
