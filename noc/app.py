@@ -247,6 +247,12 @@ class NocApp(App[int]):
         delay = self.poll_s
         try:
             events = await self.guarded(self.tail.poll())
+            tickets = {e.ticket_id for e in events if e.ticket_id is not None}
+            if tickets:
+                for screen in self.screen_stack:
+                    changed = getattr(screen, "tickets_changed", None)
+                    if callable(changed):
+                        changed(tickets)
             if events:
                 changes = await self.guarded(
                     fetch_changes(self.store, events, self.model.known_checks)

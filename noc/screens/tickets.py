@@ -111,6 +111,10 @@ class TicketsScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.load()  # back from a ticket that may have changed
 
+    def tickets_changed(self, ticket_ids: set[int]) -> None:
+        """The bus says tickets changed (any of them can enter or leave this view)."""
+        self.load()
+
     @work(exclusive=True, group="tickets", exit_on_error=False)
     async def load(self) -> None:
         try:
@@ -298,6 +302,12 @@ class TicketScreen(Screen[None]):
             )
         return Group(head, table)
 
+    def tickets_changed(self, ticket_ids: set[int]) -> None:
+        """Someone (maybe us) changed this ticket: show it. A dialog already open keeps the
+        version it was opened on, so its edit still conflicts rather than overwrites."""
+        if self.ticket_id in ticket_ids:
+            self.load()
+
     # edits ------------------------------------------------------------------------------------
 
     def _subject(self) -> str:
@@ -321,10 +331,11 @@ class TicketScreen(Screen[None]):
         current = self.detail.ticket.status
         order = ("open", "in_progress", "waiting", "resolved", "closed")
         choices = tuple(s for s in order if s in TRANSITIONS.get(current, frozenset()))
+        version = self.detail.ticket.version
 
         def done(result: object) -> None:
             if isinstance(result, StatusResult) and result.status:
-                self.change(status=result.status)
+                self.change(version, status=result.status)
 
         self.app.push_screen(StatusDialog(self._subject(), choices=choices), done)
 
@@ -332,9 +343,11 @@ class TicketScreen(Screen[None]):
         if self.noc.refused("assignment") or self.detail is None:
             return
 
+        version = self.detail.ticket.version
+
         def done(result: object) -> None:
             if isinstance(result, AssignResult):
-                self.change(assignee=result.login)
+                self.change(version, assignee=result.login)
 
         self.app.push_screen(AssignDialog(self._subject(), login=self.noc.technician), done)
 
@@ -438,10 +451,9 @@ class TicketScreen(Screen[None]):
         await self._load()
 
     @work(group="ticket-write", exit_on_error=False)
-    async def change(self, **changes: object) -> None:
-        """Status or assignee, against the version on screen; a conflict is shown, not lost."""
-        if self.version is None:
-            return
+    async def change(self, version: int, **changes: object) -> None:
+        """Status or assignee, against the version the technician saw when deciding; a
+        conflict is shown, not lost."""
         self._conflict("")
         try:
             if changes.get("assignee") == self.noc.technician:
@@ -450,7 +462,7 @@ class TicketScreen(Screen[None]):
                 update_ticket(
                     self.noc.store,
                     self.ticket_id,
-                    self.version,
+                    version,
                     self.noc.technician,
                     now=self.noc.clock(),
                     **changes,

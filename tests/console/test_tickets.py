@@ -9,7 +9,7 @@ from sqlalchemy import select
 from textual.widgets import DataTable, Input, Static
 
 from noc.app import NocApp, severity_priority
-from noc.psa import ensure_technician, start_timer, ticket_detail, update_ticket
+from noc.psa import add_note, ensure_technician, start_timer, ticket_detail, update_ticket
 from noc.screens.dashboard import DashboardScreen
 from noc.screens.dialogs import NoteDialog, StatusDialog, TicketDialog
 from noc.screens.tickets import TicketScreen, TicketsScreen
@@ -180,10 +180,13 @@ async def test_concurrent_edit_shows_the_conflict(
         await ready(pilot)
         screen = await open_detail(pilot, app, ticket_id)
         assert screen.version == 1
-        # Someone else, on another console, moves it on from the same version first.
-        await update_ticket(store, ticket_id, 1, "alice", status="waiting", now=NOW)
         await pilot.press("c")
         assert isinstance(app.screen, StatusDialog)
+        # Someone else, on another console, moves it on from the same version first; the bus
+        # brings the change to the screen underneath, but the dialog was opened on version 1.
+        await update_ticket(store, ticket_id, 1, "alice", status="waiting", now=NOW)
+        app.poll_now()
+        await app.workers.wait_for_complete()
         await pilot.press("down", "down", "enter")  # resolved, from version 1
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -194,7 +197,7 @@ async def test_concurrent_edit_shows_the_conflict(
         text = screen_text(app)
         assert "changed by someone else" in text and "waiting" in text
         assert screen.version == 2  # reloaded: the next edit names what is there now
-        screen.change(status="resolved")
+        screen.change(screen.version, status="resolved")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert (await ticket_detail(store, ticket_id)).ticket.status == "resolved"
@@ -374,3 +377,17 @@ async def test_hostile_alert_makes_a_ticket_shown_literally(
         assert isinstance(app.screen, TicketsScreen) and len(app.screen.rows) == 2
         assert_safe(screen_text(app))
         assert app.is_running and app.return_value is None
+
+
+async def test_another_consoles_note_appears(make_app: MakeApp, store: Store, demo: Demo) -> None:
+    ticket_id = demo.tickets[1042]
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await open_detail(pilot, app, ticket_id)
+        assert "customer called back" not in screen_text(app)
+        await add_note(store, ticket_id, "alice", "customer called back", now=NOW)
+        await settle(pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "customer called back" in screen_text(app)
