@@ -7,7 +7,8 @@ changes costs one repaint of the lines on screen per flush. A poll never overlap
 next one is scheduled when the last ends. Flushes wait while a dialog is open.
 
 Alert actions (ack, snooze, maintenance) open a dialog, then write through ``noc.alerting`` in a
-worker; in wall mode every one of them is refused with a notice.
+worker; tickets and time write through ``noc.psa``. In wall mode every one of them is refused
+with a notice. The technician's running timer is the app's, so every screen's status bar shows it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ from noc.config import Settings
 from noc.errors import NocError
 from noc.livemodel import Flushed, LiveModel
 from noc.palette import NocCommands
-from noc.readmodel import AlertRow, EventTail, fetch_changes, load_history, load_snapshot
+from noc.psa import create_ticket, ensure_technician, start_timer, stop_timer
+from noc.readmodel import (
+    AlertRow,
+    EventTail,
+    fetch_changes,
+    load_history,
+    load_snapshot,
+    severity_rank,
+)
 from noc.screens.dialogs import (
     AckDialog,
     AckResult,
@@ -39,9 +48,13 @@ from noc.screens.dialogs import (
     MaintenanceResult,
     SnoozeDialog,
     SnoozeResult,
+    TicketDialog,
+    TicketResult,
 )
+from noc.storage.models import Technician
 from noc.storage.store import Store
 from noc.textsafe import clean
+from noc.ticketrows import RunningTimer, technician_timer
 from noc.widgets.status_bar import StatusBar
 
 HIGH_CONTRAST = Theme(
@@ -129,6 +142,9 @@ class NocApp(App[int]):
         self.store_error = ""
         self._store_tasks: set[asyncio.Task[object]] = set()
         self._closing = False
+        self.timer: RunningTimer | None = None
+        """The technician's running timer, read at load and changed by ``switch_timer``."""
+        self._technician_row: Technician | None = None
 
     @property
     def mode(self) -> str:
@@ -193,6 +209,15 @@ class NocApp(App[int]):
             screen.model_reset()
         self._refresh_status()
         self._schedule_poll(self.poll_s)
+        await self._read_timer()
+
+    async def _read_timer(self) -> None:
+        try:
+            self.timer = await self.guarded(technician_timer(self.store, self.technician))
+        except (NocError, SQLAlchemyError, OSError) as exc:
+            self._store_failed(exc)
+            return
+        self._status_timer()
 
     def _live_screens(self) -> list[LiveScreen]:
         return [s for s in self.screen_stack if hasattr(s, "model_changed")]  # type: ignore[misc]
@@ -222,6 +247,12 @@ class NocApp(App[int]):
         delay = self.poll_s
         try:
             events = await self.guarded(self.tail.poll())
+            tickets = {e.ticket_id for e in events if e.ticket_id is not None}
+            if tickets:
+                for screen in self.screen_stack:
+                    changed = getattr(screen, "tickets_changed", None)
+                    if callable(changed):
+                        changed(tickets)
             if events:
                 changes = await self.guarded(
                     fetch_changes(self.store, events, self.model.known_checks)
@@ -283,6 +314,10 @@ class NocApp(App[int]):
     def _status_error(self, message: str) -> None:
         for bar in self._status_bars():
             bar.error = message
+
+    def _status_timer(self) -> None:
+        for bar in self._status_bars():
+            bar.timer = self.timer
 
     def _refresh_status(self) -> None:
         for bar in self._status_bars():
@@ -349,6 +384,77 @@ class NocApp(App[int]):
 
         self.push_screen(MaintenanceDialog(subject), done)
 
+    def start_ticket(self, alert: AlertRow | None) -> None:
+        """A ticket from an alert, prefilled: the alert's client, device, summary and output."""
+        if self.refused("new ticket") or not self._need_alert(alert):
+            return
+        assert alert is not None
+        if alert.ticket_number is not None:
+            self.notify(f"Already ticket #{alert.ticket_number}: g opens it.", markup=False)
+            return
+        if alert.client_id is None:
+            self.notify("This alert has no client to bill: no ticket.", severity="warning")
+            return
+        client_id = alert.client_id
+        view = self.model.devices.get(alert.device_id) if alert.device_id is not None else None
+        output = ""
+        if view is not None:
+            output = next((c.output for c in view.checks.values() if c.name == alert.check), "")
+        dialog = TicketDialog(
+            _alert_subject(alert),
+            title=clean(f"{alert.device}: {alert.summary}", 300),
+            description=clean(output or alert.summary, 4000),
+            priority=severity_priority(alert.severity),
+        )
+
+        def done(result: object) -> None:
+            if isinstance(result, TicketResult):
+                self._write_ticket(alert.id, client_id, alert.device_id, result)
+
+        self.push_screen(dialog, done)
+
+    def open_ticket(self, ticket_id: int | None) -> None:
+        from noc.screens.tickets import TicketScreen
+
+        if ticket_id is None:
+            self.notify("No ticket here: t opens one from an alert.", severity="warning")
+            return
+        self.push_screen(TicketScreen(ticket_id))
+
+    def open_tickets(self) -> None:
+        from noc.screens.tickets import TicketsScreen
+
+        self.push_screen(TicketsScreen())
+
+    async def technician_row(self) -> Technician:
+        """The technician's row, created on the first write that needs it (never on the wall)."""
+        if self._technician_row is None:
+            self._technician_row = await self.guarded(
+                ensure_technician(self.store, self.technician)
+            )
+        return self._technician_row
+
+    async def switch_timer(self, ticket_id: int) -> str:
+        """Start the timer on ``ticket_id``, or stop it when it already runs there.
+
+        One timer per technician: starting here stops the one running elsewhere (the domain
+        bills it). Raises what the store raises; the caller shows it.
+        """
+        technician = await self.technician_row()
+        now = self.clock()
+        if self.timer is not None and self.timer.ticket_id == ticket_id:
+            stopped = await self.guarded(stop_timer(self.store, technician, now=now))
+            self.timer = None
+            done = f"Timer stopped: {stopped.minutes:g} min" if stopped else "No timer was running"
+        else:
+            switch = await self.guarded(start_timer(self.store, technician, ticket_id, now=now))
+            await self._read_timer()
+            done = "Timer started"
+            if switch.stopped is not None:
+                done += f" (the other one stopped at {switch.stopped.minutes:g} min)"
+        self._status_timer()
+        return done
+
     def _need_alert(self, alert: AlertRow | None) -> bool:
         if alert is None:
             self.notify("No alert selected.", severity="warning")
@@ -386,6 +492,30 @@ class NocApp(App[int]):
             ),
         )
 
+    @work(group="write", exit_on_error=False)
+    async def _write_ticket(
+        self, alert_id: int, client_id: int, device_id: int | None, result: TicketResult
+    ) -> None:
+        try:
+            ticket = await self.guarded(
+                create_ticket(
+                    self.store,
+                    client_id=client_id,
+                    title=result.title,
+                    description=result.description,
+                    priority=result.priority,
+                    device_id=device_id,
+                    alert_id=alert_id,
+                    actor=self.technician,
+                    now=self.clock(),
+                )
+            )
+        except (NocError, SQLAlchemyError, OSError) as exc:
+            self.notify(str(exc), title="not done", severity="error", markup=False)
+            return
+        self.notify(f"Ticket #{ticket.number} opened", markup=False)
+        self.poll_now()
+
     async def _write(self, done: str, action: Awaitable[object]) -> None:
         try:
             await self.guarded(action)
@@ -404,6 +534,13 @@ class NocApp(App[int]):
 
     def action_reload(self) -> None:
         self.load()
+
+
+def severity_priority(severity: str) -> str:
+    """An alert's ticket starts at the priority its severity deserves; the dialog can change it:
+    down is P1, critical P2, warning and unknown P3, anything milder P4."""
+    rank = severity_rank(severity)
+    return "P1" if rank >= 6 else "P2" if rank == 5 else "P3" if rank >= 3 else "P4"
 
 
 def _settled(task: asyncio.Task[object]) -> None:

@@ -97,6 +97,9 @@ class NocCommands(Provider):
                 "m",
                 partial(self._dashboard_action, "maintenance"),
             )
+            yield "Ticket from selected alert", "t", partial(self._dashboard_action, "ticket")
+        if not self.noc.wall:
+            yield "Ticket queue", "T: mine, unassigned, all", self.noc.open_tickets
         yield "High contrast theme: on/off", "f2", self.noc.action_toggle_contrast
         yield "Reload snapshot", "Read everything from the store again", self.noc.action_reload
         for info in model.clients.values():
@@ -110,6 +113,13 @@ class NocCommands(Provider):
                 alert.summary, 60
             )
             yield display, f"{alert.severity.lower()} alert", partial(self._show_alert, alert.id)
+            if alert.ticket_number is not None and not self.noc.wall:
+                yield (
+                    f"ticket #{alert.ticket_number} {clean(alert.device, 40)}: "
+                    + clean(alert.summary, 60),
+                    "Open ticket",
+                    partial(self.noc.open_ticket, alert.ticket_id),
+                )
         if self.noc.wall:
             return
         for view in model.devices.values():

@@ -708,6 +708,9 @@ async def fetch_changes(
             changes.reload = True
         if event.alert_id is not None:
             alert_ids.add(event.alert_id)
+        linked = (event.data or {}).get("alert_id") if event.kind == "ticket.created" else None
+        if isinstance(linked, int):
+            alert_ids.add(linked)  # the alert now shows its ticket's number
         if event.check_id is not None:
             brief = _event_state(event, names)
             if brief is not None:

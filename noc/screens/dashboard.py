@@ -37,6 +37,9 @@ class DashboardScreen(Screen[None]):
         Binding("a", "ack", "Ack"),
         Binding("z", "snooze", "Snooze"),
         Binding("m", "maintenance", "Maint"),
+        Binding("t", "ticket", "Ticket"),
+        Binding("g", "goto_ticket", "Go tkt"),
+        Binding("T", "tickets", "Tickets"),
         Binding("slash", "filter", "Filter"),
         Binding("p", "problems", "Problems"),
         Binding("tab", "switch_pane", "Pane"),
@@ -49,6 +52,9 @@ class DashboardScreen(Screen[None]):
     | a | Acknowledge the selected alert, with a note. |
     | z | Snooze the selected alert. |
     | m | Start maintenance on the selected device, its site or its client. |
+    | t | Open a ticket from the selected alert, prefilled from it. |
+    | g | Go to the selected alert's ticket. |
+    | T | The ticket queue. |
     | / | Edit the filter; enter goes back to the list, escape clears it. |
     | p | Problems only, on or off. |
     | tab | Move between the grid and the alert queue. |
@@ -189,6 +195,19 @@ class DashboardScreen(Screen[None]):
 
     def action_maintenance(self) -> None:
         self.noc.start_maintenance(self.selected_device())
+
+    def action_ticket(self) -> None:
+        self.noc.start_ticket(self.selected_alert())
+
+    def action_goto_ticket(self) -> None:
+        alert = self.selected_alert()
+        if alert is None:
+            self.notify("No alert selected.", severity="warning")
+            return
+        self.noc.open_ticket(alert.ticket_id)
+
+    def action_tickets(self) -> None:
+        self.noc.open_tickets()
 
     def action_filter(self) -> None:
         self.filter_bar.input.focus()

@@ -1,4 +1,4 @@
-"""Small modal dialogs for the alert actions: ack with a note, snooze, maintenance.
+"""Small modal dialogs: the alert actions (ack, snooze, maintenance) and the ticket edits.
 
 Each returns a plain result (or ``None`` when cancelled) and writes nothing itself: the screen
 that opened it performs the action, so the same dialogs serve the dashboard and device detail.
@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Checkbox, Input, Label, OptionList, RadioButton, RadioSet, Static
 
 from noc.alerting.durations import parse_duration
 from noc.errors import NocError
@@ -163,3 +163,129 @@ class MaintenanceDialog(_Dialog):
             until_ok=self.query_one("#until-ok", Checkbox).value,
             reason=reason,
         )
+
+
+@dataclass(frozen=True)
+class TicketResult:
+    title: str
+    description: str
+    priority: str
+
+
+@dataclass(frozen=True)
+class NoteResult:
+    body: str
+    internal: bool
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    status: str
+
+
+@dataclass(frozen=True)
+class AssignResult:
+    login: str | None
+    """None: nobody."""
+
+
+class TicketDialog(_Dialog):
+    """A ticket from an alert: everything prefilled, so saving is one key when it is right."""
+
+    TITLE_TEXT = "New ticket"
+    PRIORITIES = ("P1", "P2", "P3", "P4")
+
+    def __init__(self, subject: str, *, title: str, description: str, priority: str) -> None:
+        super().__init__(subject)
+        self.title_value = title
+        self.description = description
+        self.priority = priority if priority in self.PRIORITIES else "P3"
+
+    def fields(self) -> ComposeResult:
+        yield Label("Title")
+        yield Input(self.title_value, id="title", max_length=300)
+        yield Label("Priority")
+        with RadioSet(id="priority"):
+            for priority in self.PRIORITIES:
+                yield RadioButton(priority, value=priority == self.priority, name=priority)
+        yield Label("Description")
+        yield Input(self.description, id="description", max_length=4000)
+
+    def on_mount(self) -> None:
+        self.query_one("#title", Input).focus()
+
+    def result(self) -> TicketResult:
+        title = self.query_one("#title", Input).value.strip()
+        if not title:
+            raise DialogError("a title is needed")
+        pressed = self.query_one("#priority", RadioSet).pressed_button
+        return TicketResult(
+            title=title,
+            description=self.query_one("#description", Input).value.strip(),
+            priority=pressed.name if pressed is not None and pressed.name else self.priority,
+        )
+
+
+class NoteDialog(_Dialog):
+    TITLE_TEXT = "Note"
+
+    def fields(self) -> ComposeResult:
+        yield Label("Note")
+        yield Input(id="body", max_length=4000, placeholder="what was done, what is next")
+        yield Checkbox("Public: the client sees it", id="public")
+
+    def on_mount(self) -> None:
+        self.query_one("#body", Input).focus()
+
+    def result(self) -> NoteResult:
+        body = self.query_one("#body", Input).value.strip()
+        if not body:
+            raise DialogError("the note is empty")
+        return NoteResult(body=body, internal=not self.query_one("#public", Checkbox).value)
+
+
+class StatusDialog(_Dialog):
+    """Offers only the moves the ticket's current status allows: arrows pick, enter saves."""
+
+    TITLE_TEXT = "Status"
+
+    def __init__(self, subject: str, *, choices: tuple[str, ...]) -> None:
+        super().__init__(subject)
+        self.choices = choices
+
+    def fields(self) -> ComposeResult:
+        yield Label("New status")
+        yield OptionList(*self.choices, id="status")
+
+    def on_mount(self) -> None:
+        self.query_one("#status", OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#status")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_submit()
+
+    def result(self) -> StatusResult:
+        highlighted = self.query_one("#status", OptionList).highlighted
+        if not self.choices or highlighted is None:
+            raise DialogError("no status change is allowed from here")
+        return StatusResult(self.choices[highlighted])
+
+
+class AssignDialog(_Dialog):
+    TITLE_TEXT = "Assign"
+
+    def __init__(self, subject: str, *, login: str) -> None:
+        super().__init__(subject)
+        self.login = login
+
+    def fields(self) -> ComposeResult:
+        yield Label("Technician login (blank: unassigned)")
+        yield Input(self.login, id="login", max_length=64)
+
+    def on_mount(self) -> None:
+        self.query_one("#login", Input).focus()
+
+    def result(self) -> AssignResult:
+        login = self.query_one("#login", Input).value.strip()
+        return AssignResult(login or None)

@@ -38,6 +38,7 @@ class WallScreen(Screen[None]):
         Binding("a", "refuse('acknowledge')", "Ack", show=False),
         Binding("z", "refuse('snooze')", "Snooze", show=False),
         Binding("m", "refuse('maintenance')", "Maint", show=False),
+        Binding("t", "refuse('new ticket')", "Ticket", show=False),
         Binding("enter", "refuse('opening a device')", "Open", show=False),
     ]
     """
@@ -45,7 +46,7 @@ class WallScreen(Screen[None]):
     | :- | :- |
     | right, n / left, b | Next / previous client now. |
     | space | Stop or resume the rotation. |
-    | a, z, m, enter | Refused: the wall is read-only. |
+    | a, z, m, t, enter | Refused: the wall is read-only. |
     """
 
     def __init__(self) -> None:

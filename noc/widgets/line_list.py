@@ -87,7 +87,7 @@ class LineList(ScrollView, Generic[K], can_focus=True):
         Binding("down,j", "cursor_down", "Down", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
+        Binding("home", "first", "First", show=False),
         Binding("end,G", "last", "Last", show=False),
         Binding("enter", "select", "Open"),
     ]
@@ -96,7 +96,7 @@ class LineList(ScrollView, Generic[K], can_focus=True):
     | :- | :- |
     | up, k / down, j | Move the cursor to the previous / next selectable row. |
     | pageup / pagedown | Move the cursor a screen up / down. |
-    | home, g / end, G | First / last row. |
+    | home / end, G | First / last row (g is the dashboard's "go to ticket"). |
     | enter | Post `Selected` for the row under the cursor. |
     """
 

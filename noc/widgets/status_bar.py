@@ -1,4 +1,5 @@
-"""The top line: who is at the keyboard, the mode, the fleet's state counts and the clock."""
+"""The top line: who is at the keyboard, the mode, their running timer, the fleet's state
+counts and the clock."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from textual.widget import Widget
 from noc.livemodel import LiveModel
 from noc.readmodel import STATES
 from noc.textsafe import safe_text
+from noc.ticketrows import RunningTimer
 from noc.widgets.states import STATE_CSS, look, state_components
 
 
@@ -23,12 +25,17 @@ def clock_text(ts: float, *, seconds: bool = True) -> str:
 
 
 class StatusBar(Widget):
-    COMPONENT_CLASSES = {"status-bar--title", "status-bar--error"} | state_components("status-bar")
+    COMPONENT_CLASSES = {
+        "status-bar--title",
+        "status-bar--error",
+        "status-bar--timer",
+    } | state_components("status-bar")
     """
     | Class | Description |
     | :- | :- |
     | `status-bar--title` | The program name and the technician. |
     | `status-bar--error` | A problem reading the store. |
+    | `status-bar--timer` | The technician's running timer. |
     | `status-bar--<state>` | The fleet's count of a state. |
     """
 
@@ -40,6 +47,7 @@ class StatusBar(Widget):
         background: $panel;
         & > .status-bar--title { text-style: bold; color: $accent; }
         & > .status-bar--error { background: $error; color: $text; text-style: bold; }
+        & > .status-bar--timer { color: $warning; text-style: bold; }
     """
         + STATE_CSS.format(name="status-bar")
         + "}"
@@ -48,6 +56,8 @@ class StatusBar(Widget):
     mode: reactive[str] = reactive("live")
     error: reactive[str] = reactive("")
     """The last store error, shown until a read succeeds again."""
+    timer: reactive[RunningTimer | None] = reactive(None)
+    """The technician's running timer: its ticket and how long it has run."""
 
     def __init__(
         self,
@@ -64,6 +74,8 @@ class StatusBar(Widget):
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.refresh)
+        running = getattr(self.app, "timer", None)  # a screen opened while a timer runs
+        self.timer = running if isinstance(running, RunningTimer) else None
 
     def render(self) -> Text:
         title = self.get_component_rich_style("status-bar--title")
@@ -71,6 +83,11 @@ class StatusBar(Widget):
         text.append(" noc ", title)
         text.append_text(safe_text(self.technician, 20, style=title))
         text.append(f" │ {self.mode.upper()} │ ")
+        if self.timer is not None:
+            run = int(max(self.clock() - self.timer.started_at, 0))
+            style = self.get_component_rich_style("status-bar--timer")
+            text.append(f"⏱ #{self.timer.number} {run // 3600}:{run % 3600 // 60:02d}", style)
+            text.append(" │ ")
         if self.error:
             text.append_text(
                 safe_text(self.error, 60, style=self.get_component_rich_style("status-bar--error"))

@@ -13,6 +13,8 @@ HEADLESS = [
     "noc.readmodel",
     "noc.livemodel",
     "noc.devicefilter",
+    "noc.ticketrows",
+    "noc.psa",
     "noc.alerting",
     "noc.alerting.actions",
     "noc.alerting.durations",
