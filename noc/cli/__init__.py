@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--as", dest="technician", metavar="LOGIN", help="act as this technician (default: OS user)"
     )
+    console_cmd.add_console_options(parser)  # `noc --wall`, `noc --attach`
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for group in GROUPS:
         group.register(sub)

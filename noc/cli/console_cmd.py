@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Any
 
+from noc.cli.children import children
 from noc.cli.common import CliContext
+from noc.config import data_dir
 
 
 def register(sub: Any) -> None:
@@ -24,14 +28,23 @@ def add_console_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_console_cmd(ctx: CliContext, args: argparse.Namespace) -> int:
+    """The console, with its embedded poller unless attached to pollers that run elsewhere.
+
+    The poller is a child process (``noc poll``), never the UI's own loop: protocol work would
+    freeze keys and repaints. It stops when the console exits.
+    """
     from noc.console import run_console  # Textual loads only for the console
 
-    code: int = run_console(
-        ctx.settings,
-        technician=ctx.technician,
-        wall=getattr(args, "wall", False),
-        attach=getattr(args, "attach", False),
-    )
+    attach = getattr(args, "attach", False)
+    poller = [] if attach else [[sys.executable, "-m", "noc.cli", "poll"]]
+    env = {**os.environ, "NOC_DATABASE_URL": ctx.settings.database_url}
+    with children(poller, env, data_dir() / "poller.log"):
+        code: int = run_console(
+            ctx.settings,
+            technician=ctx.technician,
+            wall=getattr(args, "wall", False),
+            attach=attach,
+        )
     return code
 
 

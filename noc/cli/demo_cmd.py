@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from noc.cli.children import children
 from noc.cli.common import CliContext
 from noc.cli.console_cmd import run_console_cmd
 from noc.config import data_dir
@@ -33,30 +31,6 @@ def register(sub: Any) -> None:
     demo.add_argument("--no-console", action="store_true", help="set up only, do not open")
     demo.add_argument("--no-lab", action="store_true", help="do not start the simulated devices")
     demo.set_defaults(handler=run_demo)
-
-
-@contextlib.contextmanager
-def children(commands: list[list[str]], env: dict[str, str], log: Path) -> Iterator[None]:
-    """Start background processes whose output goes to ``log``; stop them however we leave."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    procs: list[subprocess.Popen[bytes]] = []
-    with log.open("ab") as sink:
-        try:
-            for command in commands:
-                procs.append(
-                    subprocess.Popen(
-                        command, env=env, stdout=sink, stderr=sink, stdin=subprocess.DEVNULL
-                    )
-                )
-            yield
-        finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
 
 
 def run_demo(ctx: CliContext, args: argparse.Namespace) -> int:
@@ -81,8 +55,7 @@ def run_demo(ctx: CliContext, args: argparse.Namespace) -> int:
     commands = []
     if not args.no_lab:
         commands.append([*noc, "lab", "--inventory", str(INVENTORY), "--scenarios", str(SCENARIOS)])
-    commands.append([*noc, "poll"])
     if args.no_console:
         return 0
     with children(commands, env, data_dir() / "demo.log"):
-        return run_console_cmd(ctx, args)
+        return run_console_cmd(ctx, args)  # which runs the poller beside the console
