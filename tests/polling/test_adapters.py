@@ -6,6 +6,7 @@ rules that hold before any probe runs (credentials, missing modules) are tested 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import socket
 import sys
@@ -15,9 +16,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+import psutil
 import pytest
 
-from noc.polling.adapters import Adapters, IcmpAdapter
+from noc.polling.adapters import Adapters, IcmpAdapter, SnmpAdapter
 from noc.polling.jobs import CheckJob, Credential
 from noc.polling.outcome import State
 from noc.polling.scheduler import Scheduler
@@ -283,3 +285,29 @@ async def test_snmp_checks_read_the_agent_with_the_profiles_community(
     assert by_id[1].result.values["sys.name"] == "gw"
     assert by_id[2].state is State.CRITICAL
     assert sched.stats.deadline_hits == 0  # the probe kept its own deadline
+
+
+async def test_checks_starting_together_share_one_pool_of_snmp_workers(
+    snmp_lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first checks all arrive while the worker processes are still starting: they wait
+    for that one pool instead of each starting its own (which never got closed)."""
+    gw, _ = snmp_lab.devices
+    assert gw.snmp_port is not None
+    monkeypatch.setenv("NOC_TEST_SNMP_COMMUNITY", "lab-community")
+    adapters = Adapters()
+    adapter = SnmpAdapter(workers=2)
+    adapters.register(adapter)
+    try:
+        results = await asyncio.gather(
+            *(adapter.probe(snmp_job(n, gw.address, gw.snmp_port)) for n in range(1, 21))
+        )
+        workers = [
+            child
+            for child in psutil.Process().children()
+            if "noc.probes.snmp.worker" in child.cmdline()
+        ]
+    finally:
+        await adapters.aclose()
+    assert len(workers) == 2
+    assert [r.values.get("sys.name") for r in results] == ["gw"] * 20, results[0].error
