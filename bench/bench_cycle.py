@@ -11,7 +11,8 @@ scheduler's ICMP lane alone, and the ratio printed.
     python bench/bench_cycle.py [--devices 500] [--spread 2] [--hung-timeout 1]
 
 Bounded: at most 5,000 devices and 120 s of wall time; every listener is closed at the end.
-The 10,000-device cycle against the simulated lab comes with ``noc lab``.
+With ``--lab`` it is the 10,000-device interval against ``noc lab`` instead: every other
+option is then ``bench_lab_cycle.py``'s (``--lab --help`` lists them).
 """
 
 from __future__ import annotations
@@ -313,4 +314,9 @@ async def bounded(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
+    if "--lab" in sys.argv[1:]:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from bench.bench_lab_cycle import run_bench
+
+        sys.exit(run_bench([arg for arg in sys.argv[1:] if arg != "--lab"]))
     sys.exit(asyncio.run(bounded(parse(sys.argv[1:]))))

@@ -1,0 +1,364 @@
+"""One full poller interval against the simulated lab: 10,000 devices pinged, 2,000 also polled
+by SNMP, 500 also by SSH, with the lab serving them from a process of its own.
+
+The devices come from ``noc.lab.plan.generate`` (all healthy); ``noc lab --inventory`` serves
+them in a child process — its CPU is its own, as on a machine where it runs beside the poller —
+while ``noc import`` loads the same inventory into a scratch SQLite store. Then the scheduler
+runs every check once, first runs spread over ``--spread`` seconds (by default the interval less
+one check timeout, so the last run due still has its whole budget inside the interval), with
+the threaded batch writer and the alerting evaluator behind it, as ``noc poll`` runs them.
+
+It prints the checks run per type and their states, whether the cycle completed (every check
+ran exactly once, and the last result came in inside the interval), the scheduler lag
+p50/p99/max, late and dropped runs, what the writer dropped or lost, and the CPU time of the
+poller (its SNMP workers included) and of the lab, beside the load average of the machine.
+
+    PYTHONPATH=. python bench/bench_lab_cycle.py [--devices 10000] [--snmp-workers N]
+    PYTHONPATH=. python bench/bench_cycle.py --lab ...   (the same)
+
+Bounded: at most 20,000 devices and ``--limit`` seconds (180) of wall time; the lab is told
+to stop by itself after that long too, and is terminated (then killed) however the bench ends.
+The exit status is 1 unless the cycle completed with nothing late, dropped or lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_cycle import Sink, StallMonitor, percentiles_ms  # noqa: E402
+from noc.cli.demo_cmd import LAB_SECRETS  # noqa: E402
+from noc.config import Settings, data_dir, load_settings  # noqa: E402
+from noc.lab.plan import generate, inventory_toml  # noqa: E402
+from noc.lab.runner import raise_open_file_limit  # noqa: E402
+from noc.polling.adapters import Adapters, SnmpAdapter  # noqa: E402
+from noc.polling.jobs import load_jobs  # noqa: E402
+from noc.polling.outcome import CheckOutcome  # noqa: E402
+from noc.polling.scheduler import Scheduler  # noqa: E402
+from noc.polling.writer_thread import start_writer  # noqa: E402
+from noc.storage import Store  # noqa: E402
+
+MAX_DEVICES = 20_000
+LIMIT_S = 180.0
+LAB_READY_S = 90.0
+"""The lab parses the inventory and opens ~2,500 sockets before it says it is serving."""
+STOP_S = 5.0
+ADDRESS = re.compile(r"\b(\w+@)?127(\.\d+){3}(:\d+)?")
+"""Errors name their device: counted without it, alike errors group together."""
+ROOT = Path(__file__).resolve().parents[1]
+NOC = [sys.executable, "-m", "noc.cli"]
+
+
+class LabProcess:
+    """``noc lab --inventory`` in a child process: ready when it says so, gone when we leave."""
+
+    def __init__(self, inventory: Path, env: dict[str, str], log: Path, duration: float) -> None:
+        self.command = [*NOC, "lab", "--inventory", str(inventory), "--duration", f"{duration:g}"]
+        self.env = env
+        self.log = log
+        self.proc: asyncio.subprocess.Process | None = None
+        self.banner = ""
+
+    async def __aenter__(self) -> LabProcess:
+        with self.log.open("wb") as errors:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.command,
+                env=self.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=errors,
+            )
+        try:
+            await self._ready()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def _ready(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        async with asyncio.timeout(LAB_READY_S):
+            while True:
+                line = (await self.proc.stdout.readline()).decode(errors="replace")
+                if not line:
+                    tail = self.log.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"the lab exited before serving:\n{tail}")
+                if line.startswith("lab: ") and " devices" in line:
+                    self.banner = line.strip()
+                    return
+
+    @property
+    def cpu(self) -> float:
+        """CPU seconds the lab has used so far (user + system)."""
+        if self.proc is None:
+            return 0.0
+        try:
+            times = psutil.Process(self.proc.pid).cpu_times()
+        except psutil.Error:
+            return 0.0
+        return float(times.user + times.system)
+
+    async def stop(self) -> None:
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return
+        proc.terminate()
+        try:
+            async with asyncio.timeout(STOP_S):
+                await proc.wait()
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+async def noc_import(inventory: Path, env: dict[str, str]) -> str:
+    """``noc import FILE``: its last line, the summary."""
+    proc = await asyncio.create_subprocess_exec(
+        *NOC,
+        "import",
+        str(inventory),
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        out, _ = await proc.communicate()
+    except BaseException:
+        proc.kill()
+        await proc.wait()
+        raise
+    lines = out.decode(errors="replace").strip().splitlines()
+    if proc.returncode != 0:
+        raise RuntimeError("noc import failed:\n" + "\n".join(lines[-20:]))
+    return lines[-1] if lines else ""
+
+
+def children_cpu(exclude: int | None) -> float:
+    """CPU seconds of this process's children but the lab: the SNMP workers, when there are."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        if child.pid == exclude:
+            continue
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def main_thread_cpu() -> float:
+    """CPU seconds of the probes' loop alone (the writer and SQLite work on other threads)."""
+    me = threading.main_thread().native_id
+    for thread in psutil.Process().threads():
+        if thread.id == me:
+            return float(thread.user_time + thread.system_time)
+    return 0.0
+
+
+def per_type(outcomes: Sequence[CheckOutcome]) -> list[str]:
+    """A line per check type: how many ran, their states, lag and how long an answer took."""
+    groups: dict[str, list[CheckOutcome]] = defaultdict(list)
+    for o in outcomes:
+        groups[o.job.check_type].append(o)
+    lines = []
+    for check_type, group in sorted(groups.items()):
+        states = Counter(str(o.state) for o in group)
+        lags = sorted(o.lag for o in group)
+        took = [o.result.duration for o in group if o.result.duration is not None]
+        retried = sum(1 for o in group if o.attempts > 1)
+        lines.append(
+            f"  {check_type:5} {len(group):6} runs; states {dict(sorted(states.items()))}; "
+            f"lag p50 {lags[len(lags) // 2] * 1000:.1f} ms max {lags[-1] * 1000:.1f} ms; "
+            f"duration median {statistics.median(took) * 1000 if took else 0:.1f} ms; "
+            f"retried {retried}"
+        )
+        errors = Counter(ADDRESS.sub("<device>", o.result.error) for o in group if o.result.error)
+        lines += [f"        {n} × {error[:150]}" for error, n in errors.most_common(3)]
+    return lines
+
+
+def load_line() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
+async def main(args: argparse.Namespace) -> int:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    raise_open_file_limit(hard if hard != resource.RLIM_INFINITY else 1 << 20)
+    tmp = Path(tempfile.mkdtemp(prefix="noc-bench-lab-"))
+    try:
+        return await run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def run(args: argparse.Namespace, tmp: Path) -> int:
+    print(f"before: {load_line()}")
+    devices = generate(
+        args.devices,
+        epoch=time.time(),
+        snmp_share=args.snmp_share,
+        ssh_share=args.ssh_share,
+        http_share=args.http_share,
+        healthy_only=True,
+    )
+    inventory = tmp / "lab.toml"
+    inventory.write_text(inventory_toml(devices), encoding="utf-8")
+
+    # As `noc demo` sets them up: the lab's secrets, its host keys, one store for everyone.
+    os.environ["XDG_DATA_HOME"] = str(tmp / "data")  # the lab's host key and known_hosts
+    os.environ.update(LAB_SECRETS)
+    os.environ["NOC_SSH_KNOWN_HOSTS"] = str(data_dir() / "lab" / "known_hosts")
+    os.environ["NOC_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+
+    t0 = time.perf_counter()
+    imported = asyncio.create_task(noc_import(inventory, env))  # while the lab starts
+    try:
+        async with LabProcess(inventory, env, tmp / "lab.log", args.limit) as lab:
+            summary = await imported
+            print(f"{lab.banner}; {summary} ({time.perf_counter() - t0:.1f} s to set up)")
+            settings = load_settings()
+            store = await Store.open(settings.database_url)
+            try:
+                return await cycle(args, store, settings, lab)
+            finally:
+                await store.close()
+    finally:
+        if not imported.done():
+            imported.cancel()
+            await asyncio.gather(imported, return_exceptions=True)
+
+
+async def cycle(args: argparse.Namespace, store: Store, settings: Settings, lab: LabProcess) -> int:
+    jobs = await load_jobs(store, settings.poller)
+    interval = max(job.interval for job in jobs)
+    timeout = max(job.timeout for job in jobs)
+    spread = args.spread if args.spread is not None else max(0.0, interval - timeout)
+
+    adapters = Adapters(settings)
+    if args.snmp_workers is not None:
+        adapters.register(SnmpAdapter(workers=args.snmp_workers))
+    writer = await start_writer(store, busy_timeout_ms=settings.database.busy_timeout_ms)
+    sink = Sink(writer)
+    scheduler = Scheduler.from_settings(settings.poller, adapters, sink)
+    lab_cpu = lab.cpu
+    started, cpu_started, loop_started = time.perf_counter(), time.process_time(), main_thread_cpu()
+    try:
+        with StallMonitor() as stalls:
+            outcomes = await scheduler.run_once(jobs, spread=spread)
+        cycle_s = sink.last - started
+        cpu = time.process_time() - cpu_started
+        loop_cpu = main_thread_cpu() - loop_started
+        workers_cpu = children_cpu(lab.proc.pid if lab.proc else None)
+        lab_cpu = lab.cpu - lab_cpu
+        loaded = load_line()
+    finally:
+        await adapters.aclose()
+        flush_started = time.perf_counter()
+        await writer.aclose()
+    flushed = time.perf_counter() - flush_started
+
+    s, w = scheduler.stats, writer.stats
+    kinds = Counter(job.check_type for job in jobs)
+    ran = {o.job.check_id for o in outcomes}
+    complete = len(ran) == len(jobs) and len(outcomes) == len(jobs) and cycle_s <= interval
+    workers = args.snmp_workers if args.snmp_workers is not None else "the adapters' default"
+    print(
+        f"cycle: {len(jobs)} checks ({', '.join(f'{n} {t}' for t, n in sorted(kinds.items()))}) "
+        f"on {len({j.device_id for j in jobs})} devices, first runs spread over "
+        f"{spread:g} s of a {interval:g} s interval; SNMP workers: {workers}"
+    )
+    print(*per_type(outcomes), sep="\n")
+    print(
+        f"  completed: {'yes' if complete else 'NO'} — {len(ran)} of {len(jobs)} checks ran, "
+        f"{len(outcomes) - len(ran)} twice; last result at {cycle_s:.1f} s "
+        f"({'inside' if cycle_s <= interval else 'OUTSIDE'} the {interval:g} s interval)"
+    )
+    print(
+        f"  scheduler lag {percentiles_ms(scheduler)}; longest event-loop stall "
+        f"{stalls.worst * 1000:.1f} ms"
+    )
+    print(
+        f"  late {s.late}, dropped {s.dropped}, deadline hits {s.deadline_hits}, "
+        f"retries {s.retries}, crashed {s.crashed}"
+    )
+    print(
+        f"  writer: {w.outcomes} states, {w.samples} samples in {w.batches} batches, "
+        f"max queued {w.max_queued}, dropped {w.dropped}, lost {w.lost}, "
+        f"final flush {flushed * 1000:.0f} ms"
+    )
+    print(
+        f"  CPU over the cycle: poller {cpu + workers_cpu:.1f} s ({loop_cpu:.1f} s the probes' "
+        f"loop, {cpu - loop_cpu:.1f} s the writer's and other threads, {workers_cpu:.1f} s "
+        f"SNMP workers) = "
+        f"{(cpu + workers_cpu) / cycle_s * 100:.0f}% of a core; lab {lab_cpu:.1f} s "
+        f"({lab_cpu / cycle_s * 100:.0f}% of a core)"
+    )
+    print(f"  during: {loaded}")
+    ok = complete and s.late == 0 and s.dropped == 0 and w.dropped == 0 and w.lost == 0
+    return 0 if ok else 1
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--snmp-share", type=float, default=0.2)
+    parser.add_argument("--ssh-share", type=float, default=0.05)
+    parser.add_argument("--http-share", type=float, default=0.0)
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=None,
+        help="seconds to spread first runs over (default: the interval less one check timeout)",
+    )
+    parser.add_argument(
+        "--snmp-workers",
+        type=int,
+        default=None,
+        help="SNMP worker processes (default: what the poller's adapters use)",
+    )
+    parser.add_argument("--limit", type=float, default=LIMIT_S, help="wall-time bound, seconds")
+    args = parser.parse_args(argv)
+    if not 1 <= args.devices <= MAX_DEVICES:
+        parser.error(f"--devices must be from 1 to {MAX_DEVICES}")
+    if not 0 < args.limit <= LIMIT_S:
+        parser.error(f"--limit must be from 0 to {LIMIT_S:g}")
+    return args
+
+
+async def bounded(args: argparse.Namespace) -> int:
+    async with asyncio.timeout(args.limit):
+        return await main(args)
+
+
+def run_bench(argv: Sequence[str]) -> int:
+    return asyncio.run(bounded(parse(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(run_bench(sys.argv[1:]))
