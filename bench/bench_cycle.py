@@ -142,13 +142,18 @@ class StallMonitor:
 
     def __init__(self) -> None:
         self.worst = 0.0
+        self.worst_at = 0.0
+        """When the longest stall began, in seconds from the start of monitoring."""
         self._task: asyncio.Task[None] | None = None
 
     async def _tick(self) -> None:
+        started = time.perf_counter()
         while True:
             before = time.perf_counter()
             await asyncio.sleep(0.01)
-            self.worst = max(self.worst, time.perf_counter() - before - 0.01)
+            stall = time.perf_counter() - before - 0.01
+            if stall > self.worst:
+                self.worst, self.worst_at = stall, before - started
 
     def __enter__(self) -> StallMonitor:
         self._task = asyncio.create_task(self._tick())
