@@ -1,32 +1,36 @@
-"""One full poller interval against the simulated lab: 10,000 devices pinged, 2,000 also polled
-by SNMP, 500 also by SSH, with the lab serving them from a process of its own.
+"""The poller against the simulated lab for a few intervals: 10,000 devices pinged, 2,000 also
+polled by SNMP, 500 also by SSH, with the lab serving them from a process of its own.
 
 The devices come from ``noc.lab.plan.generate`` (all healthy, with the shares of SNMP, SSH and
 HTTP asked for: ``noc lab --devices`` would add HTTP to 5% of them); ``noc lab --inventory`` serves
 them in a child process — its CPU is its own, as on a machine where it runs beside the poller —
 while ``noc import`` loads the same inventory into a scratch SQLite store. Then the scheduler
-runs every check once, first runs spread over ``--spread`` seconds (by default the interval less
-one check timeout, so the last run due still has its whole budget inside the interval), with
-the threaded batch writer and the alerting evaluator behind it, as ``noc poll`` runs them.
+polls them as ``noc poll`` does — each check at its own phase of the interval, with jitter, the
+threaded batch writer and the alerting evaluator behind it — for ``--intervals`` intervals.
 
-It prints the checks run per type and their states, whether the cycle completed (every check
-ran exactly once, and the last result came in inside the interval), the scheduler lag
-p50/p99/max, late and dropped runs, what the writer dropped or lost, and the CPU time of the
-poller (its SNMP workers included) and of the lab, beside the load average of the machine.
+The first interval is a cold start: every SNMP agent is discovered (names, descriptions, types:
+see ``noc.probes.snmp.discovery``) and every SSH connection opened. The ones after it are what
+the poller does all day. For each interval (the k-th run of every check) it prints the runs per
+type and their states, whether it completed (every check ran, none late, dropped or failed, and
+each result came in within the interval of its due time), and the CPU the poller (its SNMP
+workers included) and the lab spent in that interval's wall window; then the scheduler lag
+p50/p99/max, the longest event-loop stall, and what the writer dropped or lost.
 
-    PYTHONPATH=. python bench/bench_lab_cycle.py [--devices 10000] [--snmp-workers N]
+    PYTHONPATH=. python bench/bench_lab_cycle.py [--devices 10000] [--intervals 3]
+                                                 [--snmp-workers N]
     PYTHONPATH=. python bench/bench_cycle.py --lab ...   (the same)
 
-Bounded: at most 20,000 devices and ``--limit`` seconds (180) of wall time; the lab is told
-to stop by itself after that long too, and is terminated (then killed) however the bench ends.
-The exit status is 1 unless the cycle completed with nothing late, dropped, lost or failed (the
-lab is healthy: a failure means someone fell behind).
+Bounded: at most 20,000 devices, 5 intervals and ``--limit`` seconds (420) of wall time; the lab
+is told to stop by itself after that long too, and is terminated (then killed) however the bench
+ends. The exit status is 0 only when every interval after the first completed with nothing
+late, dropped, lost or failed (the lab is healthy: a failure means someone fell behind).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import resource
@@ -50,15 +54,15 @@ from noc.config import Settings, data_dir, load_settings  # noqa: E402
 from noc.lab.plan import generate, inventory_toml  # noqa: E402
 from noc.lab.runner import raise_open_file_limit  # noqa: E402
 from noc.polling.adapters import Adapters, SnmpAdapter  # noqa: E402
-from noc.polling.jobs import load_jobs  # noqa: E402
+from noc.polling.jobs import CheckJob, load_jobs  # noqa: E402
 from noc.polling.outcome import CheckOutcome  # noqa: E402
 from noc.polling.scheduler import Scheduler  # noqa: E402
-from noc.polling.writer_thread import start_writer  # noqa: E402
+from noc.polling.writer_thread import Writer, start_writer  # noqa: E402
 from noc.probes.result import ProbeStatus  # noqa: E402
 from noc.storage import Store  # noqa: E402
 
 MAX_DEVICES = 20_000
-LIMIT_S = 180.0
+LIMIT_S = 420.0
 LAB_READY_S = 90.0
 """The lab parses the inventory and opens ~2,500 sockets before it says it is serving."""
 STOP_S = 5.0
@@ -257,78 +261,162 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
             await asyncio.gather(imported, return_exceptions=True)
 
 
+class Recorder(Sink):
+    """Forwards to the writer and keeps every outcome with when it came in."""
+
+    def __init__(self, writer: Writer, checks: int, runs: int) -> None:
+        super().__init__(writer)
+        self.runs: dict[int, list[CheckOutcome]] = defaultdict(list)
+        self.arrived: dict[int, list[float]] = defaultdict(list)
+        self._want, self._left = runs, checks
+        self.all_in = asyncio.Event()
+        """Set once every check has made ``runs`` runs."""
+
+    def submit(self, outcome: CheckOutcome) -> None:
+        super().submit(outcome)
+        runs = self.runs[outcome.job.check_id]
+        runs.append(outcome)
+        self.arrived[outcome.job.check_id].append(self.last)
+        if len(runs) == self._want:
+            self._left -= 1
+            if not self._left:
+                self.all_in.set()
+
+    def nth(self, n: int) -> list[CheckOutcome]:
+        return [runs[n] for runs in self.runs.values() if len(runs) > n]
+
+
+class CpuClock:
+    """Poller and lab CPU seconds, read at each interval's end by a timer of its own."""
+
+    def __init__(self, lab: LabProcess) -> None:
+        self.lab = lab
+        self.marks: list[tuple[float, float, float, float]] = []
+        """(process, probes' loop, SNMP workers, lab) CPU seconds at each mark."""
+
+    def mark(self) -> None:
+        lab_pid = self.lab.proc.pid if self.lab.proc else None
+        self.marks.append(
+            (time.process_time(), main_thread_cpu(), children_cpu(lab_pid), self.lab.cpu)
+        )
+
+    def spent(self, k: int) -> tuple[float, float, float, float]:
+        before, after = self.marks[k], self.marks[k + 1]
+        return tuple(b - a for a, b in zip(before, after, strict=True))  # type: ignore[return-value]
+
+
 async def cycle(args: argparse.Namespace, store: Store, settings: Settings, lab: LabProcess) -> int:
     jobs = await load_jobs(store, settings.poller)
     interval = max(job.interval for job in jobs)
     timeout = max(job.timeout for job in jobs)
-    spread = args.spread if args.spread is not None else max(0.0, interval - timeout)
 
     adapters = Adapters(settings)
     if args.snmp_workers is not None:
         adapters.register(SnmpAdapter(workers=args.snmp_workers))
-    # as `noc poll` runs it: the writer on its own thread, the alerting evaluator on its loop
+    # as `noc poll` runs it: the writer on its own thread, the alerting evaluator on its loop,
+    # the scheduler spreading each check's runs over the interval and repeating them
     writer = await start_writer(
         store, busy_timeout_ms=settings.database.busy_timeout_ms, evaluate=True, zone=""
     )
-    sink = Sink(writer)
+    sink = Recorder(writer, len(jobs), args.intervals)
     scheduler = Scheduler.from_settings(settings.poller, adapters, sink)
-    lab_cpu = lab.cpu
-    started, cpu_started, loop_started = time.perf_counter(), time.process_time(), main_thread_cpu()
+    clock = CpuClock(lab)
+    stats_at: list[tuple[int, int]] = []
+    started = time.perf_counter()
+    clock.mark()
+    scheduler.set_jobs(jobs)
+    runner = asyncio.create_task(scheduler.run())
     try:
         with StallMonitor() as stalls:
-            outcomes = await scheduler.run_once(jobs, spread=spread)
-        cycle_s = sink.last - started
-        cpu = time.process_time() - cpu_started
-        loop_cpu = main_thread_cpu() - loop_started
-        workers_cpu = children_cpu(lab.proc.pid if lab.proc else None)
-        lab_cpu = lab.cpu - lab_cpu
+            for k in range(args.intervals):
+                await asyncio.sleep(started + (k + 1) * interval - time.perf_counter())
+                clock.mark()
+                stats_at.append((scheduler.stats.late, scheduler.stats.dropped))
+            # the last interval's latest runs were due up to a jitter later: let them finish
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval * settings.poller.jitter + timeout * 2):
+                    await sink.all_in.wait()
         loaded = load_line()
     finally:
+        scheduler.stop()
+        await runner
         await adapters.aclose()
         flush_started = time.perf_counter()
         await writer.aclose()
     flushed = time.perf_counter() - flush_started
 
-    s, w = scheduler.stats, writer.stats
     kinds = Counter(job.check_type for job in jobs)
-    ran = {o.job.check_id for o in outcomes}
-    failed = sum(1 for o in outcomes if o.result.status in (ProbeStatus.FAILED, ProbeStatus.ERROR))
-    complete = len(ran) == len(jobs) and len(outcomes) == len(jobs) and cycle_s <= interval
     workers = args.snmp_workers if args.snmp_workers is not None else "the adapters' default"
     print(
-        f"cycle: {len(jobs)} checks ({', '.join(f'{n} {t}' for t, n in sorted(kinds.items()))}) "
-        f"on {len({j.device_id for j in jobs})} devices, first runs spread over "
-        f"{spread:g} s of a {interval:g} s interval; SNMP workers: {workers}"
+        f"poller: {len(jobs)} checks ({', '.join(f'{n} {t}' for t, n in sorted(kinds.items()))}) "
+        f"on {len({j.device_id for j in jobs})} devices, every {interval:g} s, each at its own "
+        f"phase as `noc poll` runs them, for {args.intervals} intervals; "
+        f"SNMP workers: {workers}"
     )
-    print(*per_type(outcomes), sep="\n")
+    verdicts = []
+    for k in range(args.intervals):
+        verdicts.append(
+            report_interval(k, sink, jobs, interval, clock, stats_at, scheduler.late_after)
+        )
+    s, w = scheduler.stats, writer.stats
     print(
-        f"  completed: {'yes' if complete else 'NO'} — {len(ran)} of {len(jobs)} checks ran, "
-        f"{len(outcomes) - len(ran)} twice, {failed} failed; last result at {cycle_s:.1f} s "
-        f"({'inside' if cycle_s <= interval else 'OUTSIDE'} the {interval:g} s interval)"
-    )
-    print(
-        f"  scheduler lag {percentiles_ms(scheduler)}; longest event-loop stall "
-        f"{stalls.worst * 1000:.1f} ms, {stalls.worst_at:.1f} s into the cycle"
-    )
-    print(
-        f"  late {s.late}, dropped {s.dropped}, deadline hits {s.deadline_hits}, "
-        f"retries {s.retries}, crashed {s.crashed}"
+        f"overall: scheduler lag {percentiles_ms(scheduler)}; longest event-loop stall "
+        f"{stalls.worst * 1000:.1f} ms, {stalls.worst_at:.1f} s in; late {s.late}, dropped "
+        f"{s.dropped}, deadline hits {s.deadline_hits}, retries {s.retries}, crashed {s.crashed}"
     )
     print(
         f"  writer: {w.outcomes} states, {w.samples} samples in {w.batches} batches, "
         f"max queued {w.max_queued}, dropped {w.dropped}, lost {w.lost}, "
         f"final flush {flushed * 1000:.0f} ms"
     )
-    print(
-        f"  CPU over the cycle: poller {cpu + workers_cpu:.1f} s ({loop_cpu:.1f} s the probes' "
-        f"loop, {cpu - loop_cpu:.1f} s the writer's and other threads, {workers_cpu:.1f} s "
-        f"SNMP workers) = "
-        f"{(cpu + workers_cpu) / cycle_s * 100:.0f}% of a core; lab {lab_cpu:.1f} s "
-        f"({lab_cpu / cycle_s * 100:.0f}% of a core)"
-    )
     print(f"  during: {loaded}")
-    ok = complete and not (s.late or s.dropped or w.dropped or w.lost or failed)
+    steady = verdicts[1:] or verdicts
+    ok = all(steady) and not (s.dropped or w.dropped or w.lost or s.crashed)
+    print(
+        f"verdict: {'PASS' if ok else 'FAIL'} — every interval after the first "
+        f"{'completed' if all(steady) else 'did NOT complete'} with nothing late, dropped or "
+        f"failed; the first (every agent discovered, every SSH connection opened) "
+        f"{'did too' if verdicts[0] else 'did NOT'}"
+    )
     return 0 if ok else 1
+
+
+def report_interval(
+    k: int,
+    sink: Recorder,
+    jobs: Sequence[CheckJob],
+    interval: float,
+    clock: CpuClock,
+    stats_at: Sequence[tuple[int, int]],
+    late_after: float,
+) -> bool:
+    """One interval's runs — the k-th of every check — and the CPU spent in its wall window."""
+    outcomes = sink.nth(k)
+    ran = len(outcomes)
+    failed = sum(1 for o in outcomes if o.result.status in (ProbeStatus.FAILED, ProbeStatus.ERROR))
+    late = sum(1 for o in outcomes if o.lag > late_after)
+    arrivals = [sink.arrived[o.job.check_id][k] for o in outcomes]
+    took = max((o.result.duration or 0.0) + o.lag for o in outcomes) if outcomes else 0.0
+    dropped = stats_at[k][1] - (stats_at[k - 1][1] if k else 0)
+    complete = ran == len(jobs) and took < interval
+    cpu, loop_cpu, workers_cpu, lab_cpu = clock.spent(k)
+    title = "first interval (cold)" if k == 0 else f"interval {k + 1}"
+    print(f"{title}:")
+    print(*per_type(outcomes), sep="\n")
+    print(
+        f"  completed: {'yes' if complete else 'NO'} — {ran} of {len(jobs)} checks ran; "
+        f"{failed} failed, {late} late, {dropped} dropped; the slowest result came "
+        f"{took:.1f} s after it was due (the interval is {interval:g} s); results came in "
+        f"over {max(arrivals, default=0) - min(arrivals, default=0):.1f} s"
+    )
+    print(
+        f"  CPU in its {interval:g} s: poller {cpu + workers_cpu:.1f} s ({loop_cpu:.1f} s the "
+        f"probes' loop, {cpu - loop_cpu:.1f} s the writer's and other threads, "
+        f"{workers_cpu:.1f} s SNMP workers); lab {lab_cpu:.1f} s; together "
+        f"{(cpu + workers_cpu + lab_cpu) / interval * 100:.0f}% of one core "
+        f"(of {100 * (os.cpu_count() or 1)}%)"
+    )
+    return complete and not (failed or late or dropped)
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -338,10 +426,11 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--ssh-share", type=float, default=0.05)
     parser.add_argument("--http-share", type=float, default=0.0)
     parser.add_argument(
-        "--spread",
-        type=float,
-        default=None,
-        help="seconds to spread first runs over (default: the interval less one check timeout)",
+        "--intervals",
+        type=int,
+        default=3,
+        help="intervals to poll (1-5); the first discovers every agent and opens every SSH "
+        "connection, the next are the poller's steady state",
     )
     parser.add_argument(
         "--snmp-workers",
@@ -353,6 +442,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 1 <= args.devices <= MAX_DEVICES:
         parser.error(f"--devices must be from 1 to {MAX_DEVICES}")
+    if not 1 <= args.intervals <= 5:
+        parser.error("--intervals must be from 1 to 5")
     if not 0 < args.limit <= LIMIT_S:
         parser.error(f"--limit must be from 0 to {LIMIT_S:g}")
     return args

@@ -20,7 +20,7 @@ _CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 # Per check type: the options it understands (besides the common ones) and those it needs.
 CHECK_OPTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "icmp": (frozenset({"count", "packet_interval"}), frozenset()),
-    "snmp": (frozenset({"credential", "port", "collect"}), frozenset()),
+    "snmp": (frozenset({"credential", "port", "collect", "rediscover"}), frozenset()),
     "ssh": (frozenset({"credential", "port"}), frozenset()),
     "http": (
         frozenset(
@@ -169,6 +169,13 @@ def parse_check(item: Any, where: Where, field_name: str) -> CheckSpec:
     params = {k: v for k, v in item.items() if k in allowed or k in ALERTING_OPTIONS}
     if "port" in params and (not isinstance(params["port"], int) or not 0 < params["port"] < 65536):
         raise where.fail(f"{field_name}.port", f"{params['port']!r} is not a port number")
+    if "rediscover" in params:  # 0: read names and descriptions at every poll
+        rediscover = params["rediscover"]
+        params["rediscover"] = (
+            0.0
+            if rediscover == 0 and not isinstance(rediscover, bool)
+            else parse_duration(rediscover, where, f"{field_name}.rediscover")
+        )
     if check_type == "http":
         url = require_str(params["url"], where, f"{field_name}.url")
         if not url.startswith(("http://", "https://")):

@@ -460,6 +460,7 @@ class SnmpAdapter:
         cred = credential_of(job, "snmp")
         prober = await self._get_prober()
         from noc.probes.snmp import AuthProtocol, Collect, PrivProtocol, SnmpTarget, SnmpVersion
+        from noc.probes.snmp.target import REDISCOVER_S
 
         params = Params(job)
         collect = job.params.get("collect")
@@ -480,6 +481,7 @@ class SnmpAdapter:
                 retries=1,
                 deadline=job.timeout,
                 collect=parts,
+                rediscover=params.number("rediscover", REDISCOVER_S),
             )
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"check {job.label}: {exc}") from None

@@ -228,6 +228,12 @@ BAD_TOML = [
         "devices[0].checks[0].type: 'icmpp' is not one of",
     ),
     (
+        "bad rediscover",
+        BASE.replace('credential = "snmp-ro" }', 'credential = "snmp-ro", rediscover = "soon" }'),
+        22,
+        "devices[0].checks[1].rediscover: 'soon' is not a duration",
+    ),
+    (
         "unknown client",
         BASE.replace(
             'client = "acme"\nsite = "hq"\nkind = "workstation"',
@@ -339,3 +345,25 @@ def test_sites_and_checks_are_linked(capsys, db_url, clean_env, tmp_path) -> Non
         ("gw", "hq", "snmp", {"credential": "snmp-ro"}),
         ("pc1", "hq", "icmp", {}),
     ]
+
+
+@pytest.mark.parametrize(("given", "seconds"), [('"10m"', 600.0), ("90", 90.0), ("0", 0.0)])
+def test_snmp_rediscover_is_kept_in_seconds(
+    capsys, db_url, clean_env, tmp_path, given, seconds
+) -> None:
+    text = BASE.replace(
+        'credential = "snmp-ro" }', f'credential = "snmp-ro", rediscover = {given} }}'
+    )
+    assert run_noc(capsys, "--db", db_url, "import", str(write(tmp_path, text))).code == 0
+
+    async def params() -> dict[str, object]:
+        store = await Store.open(db_url)
+        try:
+            async with store.read() as s:
+                found = await s.scalar(select(Check.params).where(Check.type == "snmp"))
+                assert found is not None
+                return dict(found)
+        finally:
+            await store.close()
+
+    assert asyncio.run(params()) == {"credential": "snmp-ro", "rediscover": seconds}

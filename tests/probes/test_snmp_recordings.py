@@ -7,6 +7,7 @@ decoder), not from the probe's output.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -327,6 +328,22 @@ async def test_recorded_device(agent_port: int, device: Device, version: SnmpVer
     _check_interfaces(device, values, snapshot.interfaces, version)
     _check_storage(device, values, snapshot)
     _check_cpu(device, values, snapshot.cpu_loads)
+
+
+@pytest.mark.parametrize("device", DEVICES, ids=lambda d: d.community)
+async def test_measuring_poll_shows_what_a_full_poll_shows(agent_port: int, device: Device) -> None:
+    """Between discoveries a poll reads only what changes and fills in the rest from the last
+    discovery: for every recorded device it must come out exactly as a full poll does."""
+    leaning = target(agent_port, device, SnmpVersion.V2C)
+    reading = dataclasses.replace(leaning, rediscover=0)
+    async with SnmpPoller() as poller_a, SnmpPoller() as poller_b:
+        polls = [await poller_a.poll_detail(leaning) for _ in range(2)]
+        reference = [await poller_b.poll_detail(reading) for _ in range(2)]
+    assert [p.full for p in polls] == [True, False]
+    assert [p.full for p in reference] == [True, True]
+    assert polls[1].snapshot == reference[1].snapshot
+    assert polls[1].result.values == reference[1].result.values
+    assert polls[1].result.missing == reference[1].result.missing == device.missing
 
 
 def _check_interfaces(

@@ -22,7 +22,8 @@ _TOO_BIG = 1
 _NO_SUCH_NAME = 2
 MAX_GET_VARBINDS = 40
 """OIDs per GET request; more are split into several requests."""
-MAX_WALK_COLUMNS = 24
+MAX_WALK_COLUMNS = 32
+"""Enough for every column a full poll reads (25) to start in the first request."""
 MAX_WALK_VARBINDS = 128
 """Varbinds a GETBULK asks for at most: about 4-6 KB of answer, so a few IP fragments at worst."""
 
@@ -78,9 +79,13 @@ class SnmpClient:
             raise SnmpAgentError(agent_error_text(target, response, pending))
         return {}
 
-    async def walk(self, target: SnmpTarget, walk: Walk) -> None:
+    async def walk(self, target: SnmpTarget, walk: Walk, rows: int | None = None) -> None:
+        """``rows``: how many rows the longest column had last time, if known. Asking for one
+        more ends every column in the first answer instead of reading past the short ones."""
         last: dict[Oid, Oid] = {column: column for column in walk.columns}
-        repetitions = target.max_repetitions
+        repetitions = (
+            target.max_repetitions if rows is None else min(target.max_repetitions, rows + 1)
+        )
         while True:
             active = [c for c in walk.columns if c not in walk.done][:MAX_WALK_COLUMNS]
             if not active:

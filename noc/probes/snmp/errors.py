@@ -6,7 +6,9 @@
         ├── SnmpTimeout        no answer: the host is down, unreachable, or drops our community
         ├── SnmpAuthError      the agent answered but refused our credentials (v3 reports,
         │                      authorizationError): retrying will not help
-        └── SnmpAgentError     the agent answered with an error status (genErr, tooBig ...)
+        ├── SnmpAgentError     the agent answered with an error status (genErr, tooBig ...)
+        └── SnmpBusy           not polled: the poller itself had no room in time (UNKNOWN,
+                               not down: the agent was never asked)
 
 ``poll()`` never raises them; ``get()`` does, for callers that want the raw exchange.
 """
@@ -40,4 +42,8 @@ class SnmpAuthError(SnmpError):
 
 
 class SnmpAgentError(SnmpError):
+    pass
+
+
+class SnmpBusy(SnmpError):
     pass

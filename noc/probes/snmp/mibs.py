@@ -45,6 +45,8 @@ SYS_NAME: Final = (*_MIB2, 1, 5, 0)
 SYS_LOCATION: Final = (*_MIB2, 1, 6, 0)
 SYSTEM_SCALARS: Final = (SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, SYS_CONTACT, SYS_NAME, SYS_LOCATION)
 
+IF_NUMBER: Final = (*_MIB2, 2, 1, 0)
+"""IF-MIB::ifNumber: how many rows ifTable has, which sizes the first walk's requests."""
 _IF_ENTRY: Final = (*_MIB2, 2, 2, 1)
 _IFX_ENTRY: Final = (*_MIB2, 31, 1, 1, 1)
 _HR_STORAGE_ENTRY: Final = (*_MIB2, 25, 2, 3, 1)

@@ -153,3 +153,6 @@ class SnmpPoll:
 
     result: ProbeResult
     snapshot: SnmpSnapshot | None = None
+    full: bool = True
+    """Whether the poll read names and descriptions too, rather than leaning on the agent's
+    last discovery (``discovery``)."""

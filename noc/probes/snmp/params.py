@@ -6,7 +6,7 @@ resolved secrets and a check's ``params``, with one clear line for whatever is w
     secrets:           community (v1/v2c, from ``secret_ref``), auth and priv (v3, from
                        ``secret_refs``), already resolved
     check params:      port, collect (list of system/interfaces/storage/cpu), deadline,
-                       max_repetitions, max_rows
+                       max_repetitions, max_rows, rediscover (seconds between discoveries)
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ E = TypeVar("E", bound=enum.Enum)
 _CREDENTIAL_KEYS = frozenset(
     {"version", "user", "auth_protocol", "priv_protocol", "context", "port"}
 )
-_CHECK_KEYS = frozenset({"port", "collect", "deadline", "max_repetitions", "max_rows"})
+_CHECK_KEYS = frozenset(
+    {"port", "collect", "deadline", "max_repetitions", "max_rows", "rediscover"}
+)
 
 
 def _choice(kind: type[E], value: Any, where: str, field: str) -> E:
@@ -96,7 +98,13 @@ def target_from_params(
         kw["timeout"] = timeout
     if retries is not None:
         kw["retries"] = retries
-    for field, kind in (("deadline", float), ("max_repetitions", int), ("max_rows", int)):
+    numbers: tuple[tuple[str, type[int] | type[float]], ...] = (
+        ("deadline", float),
+        ("max_repetitions", int),
+        ("max_rows", int),
+        ("rediscover", float),
+    )
+    for field, kind in numbers:
         if field in check:
             kw[field] = _number(check[field], kind, where, field)
     if "collect" in check:

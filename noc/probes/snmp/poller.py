@@ -11,15 +11,21 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 
 from noc.probes.result import ProbeResult, ProbeStatus
 from noc.probes.snmp.client import SnmpClient, Walk
-from noc.probes.snmp.counters import CounterState
 from noc.probes.snmp.decode import Raw, to_text
+from noc.probes.snmp.discovery import MEASURED_SCALARS, AgentMemory, Discovery
 from noc.probes.snmp.engines import SnmpEngines
-from noc.probes.snmp.errors import SnmpAuthError, SnmpConfigError, SnmpError, SnmpTimeout
-from noc.probes.snmp.mibs import SYS_UPTIME, Oid, format_oid, parse_oid
+from noc.probes.snmp.errors import (
+    SnmpAuthError,
+    SnmpBusy,
+    SnmpConfigError,
+    SnmpError,
+    SnmpTimeout,
+)
+from noc.probes.snmp.mibs import IF_NUMBER, SYS_UPTIME, Oid, format_oid, parse_oid
 from noc.probes.snmp.model import SnmpPoll, SnmpSnapshot
 from noc.probes.snmp.normalise import (
     CPU_COLUMNS,
@@ -43,6 +49,16 @@ log = logging.getLogger(__name__)
 SnmpValue = int | float | str
 """What ``get`` returns per OID: numbers, text (or ``aa:bb`` hex for binary), dotted OIDs."""
 
+DISCOVERY_SLOTS = 8
+"""Full polls (``discovery``) one poller runs at once. A full poll costs two or three times
+the CPU of the polls between, so when many agents need one together — a poller starting, an
+inventory imported — the rest wait for a slot instead of all decoding at once: polls already
+discovered keep their answers on time, and the queue drains at what the CPU can do. Without
+the bound a cold start past the CPU's means never recovered: answers came late, late answers
+were sent for again, and agents that failed stayed undiscovered."""
+SLOT_WAIT_SHARE = 0.5
+"""The part of a poll's deadline it may spend waiting for a slot; the rest is for the poll."""
+
 _AREAS: dict[Collect, tuple[Oid, ...]] = {
     Collect.INTERFACES: V1_IF_COLUMNS,  # the v1 set: the HC columns may rightly be absent
     Collect.STORAGE: STORAGE_COLUMNS,
@@ -56,10 +72,11 @@ class SnmpPoller:
     Use it as ``async with SnmpPoller() as poller`` inside the loop that will run the polls.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, discovery_slots: int = DISCOVERY_SLOTS) -> None:
         self._engines = SnmpEngines()
         self._client = SnmpClient(self._engines)
-        self._states: dict[tuple[str, int, str], CounterState] = {}
+        self._memory: dict[tuple[str, int, str], AgentMemory] = {}
+        self._full_polls = asyncio.Semaphore(discovery_slots)
 
     async def __aenter__(self) -> SnmpPoller:
         await self._engines.__aenter__()
@@ -69,8 +86,8 @@ class SnmpPoller:
         await self._engines.__aexit__(*exc)
 
     async def forget(self, target: SnmpTarget) -> None:
-        """Drop an agent's counter state (a device removed from the inventory)."""
-        self._states.pop(target.key, None)
+        """Drop what an agent's polls left (a device removed from the inventory)."""
+        self._memory.pop(target.key, None)
 
     async def get(self, target: SnmpTarget, oids: Sequence[str | Oid]) -> dict[str, SnmpValue]:
         """Raw values by dotted OID, for custom checks; absent OIDs are left out.
@@ -95,12 +112,12 @@ class SnmpPoller:
 
     async def poll_detail(self, target: SnmpTarget) -> SnmpPoll:
         started, t0 = time.time(), time.monotonic()
-        run = _Run(self._client, target)
+        memory = self._memory.setdefault(target.key, AgentMemory())
+        run = _Run(self._client, target, memory, self._full_polls)
         try:
             await run.execute()
             if run.scalars is not None:
-                state = self._states.setdefault(target.key, CounterState())
-                snapshot = run.snapshot(state)
+                snapshot = run.snapshot()
                 values = flatten(snapshot)
         except Exception as exc:  # a bug, or pysnmp failing in a new way: report, never raise
             log.exception("snmp poll of %s failed unexpectedly", target.endpoint)
@@ -120,7 +137,7 @@ class SnmpPoller:
             started=started,
             duration=duration,
         )
-        return SnmpPoll(result, snapshot)
+        return SnmpPoll(result, snapshot, full=run.full)
 
 
 def _plain(value: Raw) -> SnmpValue:
@@ -132,10 +149,20 @@ def _plain(value: Raw) -> SnmpValue:
 class _Run:
     """The state of one poll as it goes; what it could not finish stays ``None``/undone."""
 
-    def __init__(self, client: SnmpClient, target: SnmpTarget) -> None:
+    def __init__(
+        self,
+        client: SnmpClient,
+        target: SnmpTarget,
+        memory: AgentMemory,
+        full_polls: asyncio.Semaphore,
+    ) -> None:
         self.client = client
         self.target = target
+        self.memory = memory
+        self.full_polls = full_polls
         self.walk = Walk(walk_columns(target.collect, target.version))
+        self.full = True
+        """Whether this poll reads everything (and so refreshes the discovery)."""
         self.scalars: dict[Oid, Raw] | None = None
         self.rtt: float | None = None
         self.scalars_at = 0.0
@@ -144,23 +171,103 @@ class _Run:
 
     async def execute(self) -> None:
         target = self.target
+        known = self.memory.discovery_for(target.rediscover, time.monotonic())
+        if known is not None:
+            await self._bounded(self._lean(known))
+            return
+        patience = target.deadline * SLOT_WAIT_SHARE
+        queued = time.monotonic()
         try:
-            async with asyncio.timeout(target.deadline):
-                t0 = time.monotonic()
-                try:
-                    scalars = await self.client.get(target, system_oids(target.collect))
-                except SnmpTimeout as silence:
-                    self.failure = await self._diagnose(silence)
-                    return
-                self.scalars_at = time.monotonic()
-                self.rtt = self.scalars_at - t0
-                self.scalars = scalars
-                if self.walk.columns:
-                    await self.client.walk(target, self.walk)
+            async with asyncio.timeout(patience):
+                await self.full_polls.acquire()
+        except TimeoutError:
+            self.failure = SnmpBusy(
+                f"{target.endpoint}: not polled: the poller spent {patience:g} s waiting to read "
+                f"it in full while it discovers other agents (it catches up by itself)"
+            )
+            return
+        try:
+            await self._bounded(self._full(), target.deadline - (time.monotonic() - queued))
+        finally:
+            self.full_polls.release()
+
+    async def _bounded(
+        self, steps: Coroutine[None, None, None], deadline: float | None = None
+    ) -> None:
+        try:
+            async with asyncio.timeout(self.target.deadline if deadline is None else deadline):
+                await steps
         except TimeoutError:
             self.deadline_hit = True
         except SnmpError as exc:
             self.failure = exc
+
+    async def _scalars(self, oids: Sequence[Oid]) -> bool:
+        """The first request; False (with the reason kept) when the agent stays silent."""
+        t0 = time.monotonic()
+        try:
+            scalars = await self.client.get(self.target, oids)
+        except SnmpTimeout as silence:
+            self.failure = await self._diagnose(silence)
+            return False
+        self.scalars_at = time.monotonic()
+        self.rtt = self.scalars_at - t0
+        self.scalars = scalars
+        return True
+
+    async def _lean(self, known: Discovery) -> None:
+        """sysUpTime and the measured columns; in full after all if the rows changed."""
+        self.full = False
+        if not await self._scalars(MEASURED_SCALARS):
+            return
+        assert self.scalars is not None
+        known.fill_scalars(self.scalars)
+        if await self._measure(known):
+            return
+        self.scalars.update(await self.client.get(self.target, self._full_scalars()))
+        await self._walk_all()
+
+    async def _full(self) -> None:
+        if await self._scalars(self._full_scalars()):
+            await self._walk_all()
+
+    async def _walk_all(self) -> None:
+        self.full = True
+        if self.walk.columns:
+            await self.client.walk(self.target, self.walk, self._rows_hint())
+        self._learn()
+
+    async def _measure(self, known: Discovery) -> bool:
+        """Walk only the measured columns; False when the agent's rows changed since
+        discovery, and the poll must read everything after all."""
+        measuring = Walk(known.poll_columns)
+        if measuring.columns:
+            await self.client.walk(self.target, measuring, known.row_count)
+        if known.fill_walk(measuring):
+            self.walk, self.full = measuring, False
+            return True
+        self.memory.discovery = None
+        return False
+
+    def _full_scalars(self) -> tuple[Oid, ...]:
+        oids = system_oids(self.target.collect)
+        return (*oids, IF_NUMBER) if Collect.INTERFACES in self.target.collect else oids
+
+    def _rows_hint(self) -> int | None:
+        """The rows the tables had at the last discovery, or else ifNumber; None: unknown."""
+        before = self.memory.discovery
+        if before is not None:
+            return before.row_count
+        count = (self.scalars or {}).get(IF_NUMBER)
+        return count if isinstance(count, int) and 0 < count <= self.target.max_rows else None
+
+    def _learn(self) -> None:
+        """A full poll that ended with every table finished is the new discovery."""
+        if self.scalars is None or not self.walk.complete(self.walk.columns):
+            return
+        self.memory.discovery = Discovery.learn(
+            self.scalars, self.walk, self.target.rediscover, time.monotonic()
+        )
 
     async def _diagnose(self, silence: SnmpTimeout) -> SnmpError:
         """An authPriv agent silently drops what it cannot decrypt, so a wrong priv key looks
@@ -197,13 +304,16 @@ class _Run:
             error = error if "community" in error else error + " (host down or wrong community?)"
         return ProbeResult(status=status, error=error, started=started, duration=duration)
 
-    def snapshot(self, state: CounterState) -> SnmpSnapshot:
+    def snapshot(self) -> SnmpSnapshot:
         scalars = self.scalars or {}
         info = system_info(scalars)
         collect = self.target.collect
+        state = self.memory.counters
         rebooted = state.observe_uptime(
             None if info.uptime_s is None else int(round(info.uptime_s * 100)), self.scalars_at
         )
+        if rebooted and not self.full:
+            self.memory.discovery = None  # interfaces may come back renumbered: look again
         missing = missing_system(info) if Collect.SYSTEM in collect else []
         complete = {
             area: self.walk.complete(columns) and self.walk.has_rows(columns)

@@ -58,6 +58,9 @@ class Collect(enum.StrEnum):
 
 ALL_COLLECT = frozenset(Collect)
 
+REDISCOVER_S = 1800.0
+"""Half an hour: an interface renamed or a disk added shows within that, or at once when the
+rows themselves change (see ``discovery``)."""
 _MIN_KEY_LENGTH = 8  # RFC 3414 password-to-key needs at least 8 characters
 
 
@@ -85,6 +88,9 @@ class SnmpTarget:
     """GETBULK rows per request (v2c/v3); lower it for agents that answer tooBig or slowly."""
     max_rows: int = 10_000
     """Rows per table a poll reads at most, so a runaway agent cannot keep a walk going."""
+    rediscover: float = REDISCOVER_S
+    """Seconds between full polls that read names, descriptions and types again (``discovery``);
+    the polls between read only what changes. 0 reads everything at every poll."""
 
     def __post_init__(self) -> None:
         where = f"snmp target {self.address or '?'}:{self.port}"
@@ -102,6 +108,8 @@ class SnmpTarget:
             raise SnmpConfigError(f"{where}: max_repetitions must be 1-200")
         if self.max_rows < 1:
             raise SnmpConfigError(f"{where}: max_rows must be at least 1")
+        if self.rediscover < 0:
+            raise SnmpConfigError(f"{where}: rediscover cannot be negative")
         if self.version is SnmpVersion.V3:
             self._check_v3(where)
         elif not self.community:
