@@ -116,6 +116,7 @@ class NocApp(App[int]):
         wall: bool = False,
         attach: bool = False,
         *,
+        mine: bool = False,
         clock: Callable[[], float] = time.time,
         poll_s: float | None = None,
         flush_s: float = 0.25,
@@ -128,6 +129,8 @@ class NocApp(App[int]):
         self.technician = clean(technician, 64) or "unknown"
         self.wall = wall
         self.attach = attach
+        self.mine = mine
+        """Start on "my alerts" (over the dashboard, or the wall, that escape returns to)."""
         self.clock = clock
         self.poll_s = poll_s if poll_s is not None else max(settings.console.refresh_s, 0.05)
         self.flush_s = flush_s
@@ -185,6 +188,8 @@ class NocApp(App[int]):
         from noc.screens.wall import WallScreen
 
         self.push_screen(WallScreen() if self.wall else DashboardScreen())
+        if self.mine:
+            self.open_mine()
         self.set_interval(self.flush_s, self.flush)
         if self.history:
             self.set_interval(self.history_s, self.refresh_history)
@@ -420,6 +425,13 @@ class NocApp(App[int]):
             self.notify("No ticket here: t opens one from an alert.", severity="warning")
             return
         self.push_screen(TicketScreen(ticket_id))
+
+    def open_mine(self) -> None:
+        """My alerts: the on-call view. Read-only on the wall, like everything there."""
+        from noc.screens.oncall import MyAlertsScreen
+
+        if not isinstance(self.screen, MyAlertsScreen):
+            self.push_screen(MyAlertsScreen())
 
     def open_tickets(self) -> None:
         from noc.screens.tickets import TicketsScreen
