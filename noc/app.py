@@ -14,6 +14,7 @@ with a notice. The technician's running timer is the app's, so every screen's st
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -116,11 +117,13 @@ class NocApp(App[int]):
         wall: bool = False,
         attach: bool = False,
         *,
+        mine: bool = False,
         clock: Callable[[], float] = time.time,
         poll_s: float | None = None,
         flush_s: float = 0.25,
         history: bool = True,
         history_s: float = 60.0,
+        freeze_heap: bool = True,
     ) -> None:
         super().__init__()
         self.store = store
@@ -128,11 +131,16 @@ class NocApp(App[int]):
         self.technician = clean(technician, 64) or "unknown"
         self.wall = wall
         self.attach = attach
+        self.mine = mine
+        """Start on "my alerts" (over the dashboard, or the wall, that escape returns to)."""
         self.clock = clock
         self.poll_s = poll_s if poll_s is not None else max(settings.console.refresh_s, 0.05)
         self.flush_s = flush_s
         self.history = history
         self.history_s = history_s
+        self.freeze_heap = freeze_heap
+        """Keep each loaded snapshot out of the garbage collector's full passes (``settle_heap``);
+        off only where many apps share one process, as in the tests."""
         self.model = LiveModel()
         self.tail: EventTail | None = None
         self.loaded = False
@@ -185,6 +193,8 @@ class NocApp(App[int]):
         from noc.screens.wall import WallScreen
 
         self.push_screen(WallScreen() if self.wall else DashboardScreen())
+        if self.mine:
+            self.open_mine()
         self.set_interval(self.flush_s, self.flush)
         if self.history:
             self.set_interval(self.history_s, self.refresh_history)
@@ -203,6 +213,8 @@ class NocApp(App[int]):
             return
         self.model.reset(snapshot)
         self.tail = EventTail(self.store, snapshot.last_event_id)
+        if self.freeze_heap:
+            settle_heap()
         self.loaded = True
         self._store_ok()
         for screen in self._live_screens():
@@ -421,6 +433,13 @@ class NocApp(App[int]):
             return
         self.push_screen(TicketScreen(ticket_id))
 
+    def open_mine(self) -> None:
+        """My alerts: the on-call view. Read-only on the wall, like everything there."""
+        from noc.screens.oncall import MyAlertsScreen
+
+        if not isinstance(self.screen, MyAlertsScreen):
+            self.push_screen(MyAlertsScreen())
+
     def open_tickets(self) -> None:
         from noc.screens.tickets import TicketsScreen
 
@@ -541,6 +560,22 @@ def severity_priority(severity: str) -> str:
     down is P1, critical P2, warning and unknown P3, anything milder P4."""
     rank = severity_rank(severity)
     return "P1" if rank >= 6 else "P2" if rank == 5 else "P3" if rank >= 3 else "P4"
+
+
+def settle_heap() -> None:
+    """Take what a snapshot loaded out of the cyclic garbage collector's full collections.
+
+    The console's heap is about 125,000 tracked objects with a handful of devices and 200,000
+    with 10,000 (Textual, SQLAlchemy, the snapshot), and every full collection walked them all:
+    60-150 ms on the UI loop, several times a minute in a storm of changes, and a key pressed
+    then waited for it (key to frame p95 135 ms, max 155 ms in ``bench/bench_console.py``).
+    Collecting once and freezing the survivors keeps later full collections to what is new
+    since. Each load unfreezes first, so that what the previous load froze and has since become
+    garbage (the old snapshot, closed screens) is collected then, never kept for good.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _settled(task: asyncio.Task[object]) -> None:

@@ -8,7 +8,9 @@ from noc.config import Settings
 from noc.storage.store import Store
 
 
-def run_console(settings: Settings, *, technician: str, wall: bool, attach: bool) -> int:
+def run_console(
+    settings: Settings, *, technician: str, wall: bool, attach: bool, mine: bool = False
+) -> int:
     """Run the console; returns the process exit code. A store that will not open raises
     ``StoreError`` (one line) before anything is drawn."""
     from noc.app import NocApp  # Textual loads only for the console, never for the CLI
@@ -20,7 +22,7 @@ def run_console(settings: Settings, *, technician: str, wall: bool, attach: bool
             echo=settings.database.echo,
         )
         try:
-            app = NocApp(store, settings, technician, wall=wall, attach=attach)
+            app = NocApp(store, settings, technician, wall=wall, attach=attach, mine=mine)
             result = await app.run_async()
             return int(result or 0)
         finally:

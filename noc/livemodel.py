@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Literal, NamedTuple
 
 from noc.readmodel import (
     STATES,
@@ -89,6 +90,20 @@ class Flushed:
 
     def __bool__(self) -> bool:
         return bool(self.devices or self.clients or self.alerts)
+
+
+Group = Literal["needs", "mine", "others"]
+GROUPS: tuple[Group, ...] = ("needs", "mine", "others")
+"""The on-call view's order: what nobody has taken first, then one's own, then the rest."""
+
+
+class Duty(NamedTuple):
+    """Where an open alert stands for one technician, and why."""
+
+    group: Group
+    why: str
+    """``ack``/``ticket`` (mine), ``acked``/``ticket``/``snoozed``/``maintenance``/``parent``
+    (someone else's or held), empty when it needs someone."""
 
 
 class LiveModel:
@@ -253,6 +268,39 @@ class LiveModel:
         return sorted(
             (a for a in self.alerts.values() if a.device_id == device_id), key=AlertRow.sort_key
         )
+
+    def duty(self, alert: AlertRow, login: str, now: float) -> Duty:
+        """Whose alert this is for ``login``: noc routes nothing per person, so ownership is
+        what people did. Acknowledged by me or its ticket assigned to me: mine. Acknowledged by
+        someone else or its ticket assigned to someone else: taken. Otherwise it needs someone,
+        unless it is held: snoozed, in maintenance, or a consequence of a parent that is down
+        (the device is UNREACHABLE: the parent's alert is the one to answer)."""
+        acked = alert.acked(now)
+        if acked and alert.ack_by == login:
+            return Duty("mine", "ack")
+        if alert.ticket_assignee == login:
+            return Duty("mine", "ticket")
+        if acked:
+            return Duty("others", "acked")
+        if alert.ticket_assignee is not None:
+            return Duty("others", "ticket")
+        if alert.snoozed(now):
+            return Duty("others", "snoozed")
+        view = self.devices.get(alert.device_id) if alert.device_id is not None else None
+        if alert.in_maintenance(now) or (view is not None and view.tile.in_maintenance):
+            return Duty("others", "maintenance")
+        unreachable = view is not None and view.state == "UNREACHABLE"
+        if unreachable or alert.severity.lower() == "unreachable":
+            return Duty("others", "parent")
+        return Duty("needs", "")
+
+    def duties(self, login: str, now: float) -> dict[Group, list[tuple[AlertRow, Duty]]]:
+        """Every open alert in its group, each group worst severity first, then oldest."""
+        out: dict[Group, list[tuple[AlertRow, Duty]]] = {group: [] for group in GROUPS}
+        for alert in self.sorted_alerts():
+            duty = self.duty(alert, login, now)
+            out[duty.group].append((alert, duty))
+        return out
 
     def worst_first(self, client_id: int | None = None) -> list[DeviceView]:
         """Problems first (worst, then longest), then the rest by name: the wall's order."""

@@ -20,6 +20,7 @@ from noc.textsafe import clean
 if TYPE_CHECKING:
     from noc.app import NocApp
     from noc.screens.dashboard import DashboardScreen
+    from noc.screens.oncall import MyAlertsScreen
 
 MAX_HITS = 60
 MATCH_STYLE = Style(reverse=True, bold=True)
@@ -70,34 +71,50 @@ class NocCommands(Provider):
         elif isinstance(self.app.screen, WallScreen):
             self.app.screen.show_client(client_id)
 
+    def _mine(self) -> MyAlertsScreen | None:
+        """My alerts, when the palette was opened on it: its alert actions act there."""
+        from noc.screens.oncall import MyAlertsScreen
+
+        return self.screen if isinstance(self.screen, MyAlertsScreen) else None
+
     def _show_alert(self, alert_id: int) -> None:
+        mine = self._mine()
+        if mine is not None and mine.show_alert(alert_id):
+            return
         dashboard = self._to_dashboard()
         if dashboard is not None:
             dashboard.show_alert(alert_id)
 
-    def _dashboard_action(self, name: str) -> None:
-        dashboard = self._to_dashboard()
-        if dashboard is not None:
-            getattr(dashboard, f"action_{name}")()
+    def _screen_action(self, name: str) -> None:
+        """An action of my alerts when the palette was opened there, else of the dashboard."""
+        target = self._mine() or self._to_dashboard()
+        if target is not None:
+            getattr(target, f"action_{name}")()
 
     def candidates(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
         """(plain display text, help, command) for everything one can jump to or run."""
         model = self.noc.model
-        if self._dashboard() is not None:
-            yield (
-                "Problems only: on/off",
-                "Filter the grid",
-                partial(self._dashboard_action, "problems"),
-            )
-            yield "Clear filter", "Show every device", partial(self._show_client_all)
-            yield "Acknowledge selected alert", "a", partial(self._dashboard_action, "ack")
-            yield "Snooze selected alert", "z", partial(self._dashboard_action, "snooze")
+        mine = self._mine()
+        if mine is None:
+            yield "My alerts", "o: mine, and what nobody has taken", self.noc.open_mine
+        else:
+            yield "My alerts: all or mine", "v", partial(self._screen_action, "everything")
+        if mine is not None or self._dashboard() is not None:
+            yield "Acknowledge selected alert", "a", partial(self._screen_action, "ack")
+            yield "Snooze selected alert", "z", partial(self._screen_action, "snooze")
             yield (
                 "Maintenance on selected device",
                 "m",
-                partial(self._dashboard_action, "maintenance"),
+                partial(self._screen_action, "maintenance"),
             )
-            yield "Ticket from selected alert", "t", partial(self._dashboard_action, "ticket")
+            yield "Ticket from selected alert", "t", partial(self._screen_action, "ticket")
+        if mine is None and self._dashboard() is not None:
+            yield (
+                "Problems only: on/off",
+                "Filter the grid",
+                partial(self._screen_action, "problems"),
+            )
+            yield "Clear filter", "Show every device", partial(self._show_client_all)
         if not self.noc.wall:
             yield "Ticket queue", "T: mine, unassigned, all", self.noc.open_tickets
         yield "High contrast theme: on/off", "f2", self.noc.action_toggle_contrast

@@ -13,6 +13,8 @@ Events the console understands (any other kind is ignored, never an error):
   the console read that check's state row back;
 - an event with ``alert_id`` makes it read that alert back (opened, updated, acknowledged,
   resolved: the row says which);
+- ``ticket.created`` reads back the alert it links; ``ticket.updated`` the open alerts linked to
+  that ticket (its assignee decides whose alert it is, its status the SLA clock);
 - kinds starting ``device.``, ``inventory.``, ``maintenance.``, ``client.``, ``site.`` or
   ``check.added`` reload the snapshot.
 
@@ -30,7 +32,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from noc.storage.models import (
@@ -45,6 +47,7 @@ from noc.storage.models import (
     SampleRollup,
     Series,
     Site,
+    Technician,
     Ticket,
 )
 from noc.storage.store import Store
@@ -182,12 +185,21 @@ class AlertRow:
     sla_due: float | None
     """The ticket's next SLA deadline: response until responded to, then resolution."""
     resolved_at: float | None = None
+    ticket_assignee: str | None = None
+    """The login the alert's ticket is assigned to; ``None`` without a ticket or an assignee."""
+    maintenance: bool = False
+    """The evaluator recorded a maintenance window over the alert (notifications held)."""
+    maintenance_until: float | None = None
+    """When that window ends; ``None``: until someone ends it."""
 
     def acked(self, now: float) -> bool:
         return self.ack_by is not None and (self.ack_expires is None or self.ack_expires > now)
 
     def snoozed(self, now: float) -> bool:
         return self.snoozed_until is not None and self.snoozed_until > now
+
+    def in_maintenance(self, now: float) -> bool:
+        return self.maintenance and (self.maintenance_until is None or self.maintenance_until > now)
 
     def sort_key(self) -> tuple[int, float, int]:
         """Worst severity first, then oldest first: the longest-burning fire on top."""
@@ -320,12 +332,15 @@ def _alert_query() -> Select[Any]:
             Ticket.sla_response_due,
             Ticket.sla_resolve_due,
             Alert.resolved_at,
+            Technician.login,
+            Alert.data["maintenance"],  # only the window, not the whole severity history
         )
         .outerjoin(Device, Alert.device_id == Device.id)
         .outerjoin(Site, Device.site_id == Site.id)
         .outerjoin(Client, Site.client_id == Client.id)
         .outerjoin(Check, Alert.check_id == Check.id)
         .outerjoin(Ticket, Alert.ticket_id == Ticket.id)
+        .outerjoin(Technician, Ticket.assignee_id == Technician.id)
     )
 
 
@@ -334,8 +349,10 @@ def _alert_row(row: Sequence[Any]) -> AlertRow:
         aid, device_id, device, client_id, client, check, condition, severity, summary,
         first_seen, last_seen, count, ack_by, ack_note, ack_at, ack_expires, snoozed_until,
         ticket_id, ticket_number, responded_at, response_due, resolve_due, resolved_at,
+        assignee, maintenance,
     ) = row  # fmt: skip
     sla_due = resolve_due if responded_at is not None or response_due is None else response_due
+    until = maintenance.get("until") if isinstance(maintenance, dict) else None
     return AlertRow(
         id=aid,
         device_id=device_id,
@@ -358,6 +375,9 @@ def _alert_row(row: Sequence[Any]) -> AlertRow:
         ticket_number=ticket_number,
         sla_due=sla_due,
         resolved_at=resolved_at,
+        ticket_assignee=assignee,
+        maintenance=isinstance(maintenance, dict),
+        maintenance_until=float(until) if isinstance(until, int | float) else None,
     )
 
 
@@ -628,6 +648,8 @@ class EventLike(Protocol):
     @property
     def alert_id(self) -> int | None: ...
     @property
+    def ticket_id(self) -> int | None: ...
+    @property
     def data(self) -> dict[str, Any]: ...
 
 
@@ -703,6 +725,7 @@ async def fetch_changes(
     names = {cid: brief.name for cid, brief in known_checks.items()}
     refetch_checks: set[int] = set()
     alert_ids: set[int] = set()
+    tickets: set[int] = set()
     for event in events:
         if event.kind.startswith(STRUCTURAL_PREFIXES):
             changes.reload = True
@@ -711,6 +734,8 @@ async def fetch_changes(
         linked = (event.data or {}).get("alert_id") if event.kind == "ticket.created" else None
         if isinstance(linked, int):
             alert_ids.add(linked)  # the alert now shows its ticket's number
+        if event.kind == "ticket.updated" and event.ticket_id is not None:
+            tickets.add(event.ticket_id)  # its alerts show the new assignee and SLA clock
         if event.check_id is not None:
             brief = _event_state(event, names)
             if brief is not None:
@@ -718,15 +743,21 @@ async def fetch_changes(
                 refetch_checks.discard(brief.check_id)
             elif event.kind.startswith(("check", "state")):
                 refetch_checks.add(event.check_id)
-    if refetch_checks or alert_ids:
+    if refetch_checks or alert_ids or tickets:
         async with store.read() as session:
             for chunk in _chunks(sorted(refetch_checks)):
                 rows = await session.execute(_check_query().where(CheckState.check_id.in_(chunk)))
                 for row in rows.all():
                     changes.checks[row[0]] = CheckBrief(*row)
-            for chunk in _chunks(sorted(alert_ids)):
-                rows = await session.execute(_alert_query().where(Alert.id.in_(chunk)))
-                for row in rows.all():
+            queries: list[ColumnElement[bool]] = [
+                Alert.id.in_(chunk) for chunk in _chunks(sorted(alert_ids))
+            ]
+            queries += [
+                Alert.ticket_id.in_(chunk) & Alert.resolved_at.is_(None)
+                for chunk in _chunks(sorted(tickets))
+            ]
+            for where in queries:
+                for row in (await session.execute(_alert_query().where(where))).all():
                     alert = _alert_row(row)
                     changes.alerts[alert.id] = alert
     return changes

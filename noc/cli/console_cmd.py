@@ -25,6 +25,11 @@ def add_console_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wall", action="store_true", help="read-only wall screen rotating through clients"
     )
+    parser.add_argument(
+        "--mine",
+        action="store_true",
+        help="start on my alerts: mine, and the ones nobody has taken (o from the dashboard)",
+    )
 
 
 def run_console_cmd(ctx: CliContext, args: argparse.Namespace) -> int:
@@ -44,6 +49,7 @@ def run_console_cmd(ctx: CliContext, args: argparse.Namespace) -> int:
             technician=ctx.technician,
             wall=getattr(args, "wall", False),
             attach=attach,
+            mine=getattr(args, "mine", False),
         )
     return code
 

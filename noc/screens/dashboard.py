@@ -18,6 +18,7 @@ from textual.widgets import Static
 from noc.devicefilter import DeviceFilter
 from noc.livemodel import Flushed
 from noc.readmodel import AlertRow
+from noc.screens.alert_actions import ALERT_BINDINGS, AlertActions
 from noc.widgets.alert_queue import AlertHeader, AlertQueue
 from noc.widgets.filter_bar import FilterBar
 from noc.widgets.health_grid import HealthGrid
@@ -29,17 +30,14 @@ if TYPE_CHECKING:
     from noc.app import NocApp
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(AlertActions, Screen[None]):
     CSS_PATH = Path(__file__).with_name("dashboard.tcss")
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (150, "-wide")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "ack", "Ack"),
-        Binding("z", "snooze", "Snooze"),
-        Binding("m", "maintenance", "Maint"),
-        Binding("t", "ticket", "Ticket"),
-        Binding("g", "goto_ticket", "Go tkt"),
+        *ALERT_BINDINGS,
         Binding("T", "tickets", "Tickets"),
+        Binding("o", "mine", "Mine"),
         Binding("slash", "filter", "Filter"),
         Binding("p", "problems", "Problems"),
         Binding("tab", "switch_pane", "Pane"),
@@ -55,6 +53,7 @@ class DashboardScreen(Screen[None]):
     | t | Open a ticket from the selected alert, prefilled from it. |
     | g | Go to the selected alert's ticket. |
     | T | The ticket queue. |
+    | o | My alerts: the on-call view (mine, and what nobody has taken). |
     | / | Edit the filter; enter goes back to the list, escape clears it. |
     | p | Problems only, on or off. |
     | tab | Move between the grid and the alert queue. |
@@ -183,31 +182,14 @@ class DashboardScreen(Screen[None]):
 
     def selected_device(self) -> int | None:
         if self.queue.has_focus:
-            alert = self.queue.cursor_alert
-            return alert.device_id if alert else None
+            return super().selected_device()
         return self.grid.cursor_device
-
-    def action_ack(self) -> None:
-        self.noc.start_ack(self.selected_alert())
-
-    def action_snooze(self) -> None:
-        self.noc.start_snooze(self.selected_alert())
-
-    def action_maintenance(self) -> None:
-        self.noc.start_maintenance(self.selected_device())
-
-    def action_ticket(self) -> None:
-        self.noc.start_ticket(self.selected_alert())
-
-    def action_goto_ticket(self) -> None:
-        alert = self.selected_alert()
-        if alert is None:
-            self.notify("No alert selected.", severity="warning")
-            return
-        self.noc.open_ticket(alert.ticket_id)
 
     def action_tickets(self) -> None:
         self.noc.open_tickets()
+
+    def action_mine(self) -> None:
+        self.noc.open_mine()
 
     def action_filter(self) -> None:
         self.filter_bar.input.focus()

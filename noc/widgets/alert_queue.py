@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from rich.style import Style
 from rich.text import Text
@@ -163,14 +163,19 @@ class AlertQueue(LineList[int]):
         return line.strip()
 
 
+class Columned(Protocol):
+    def header(self, width: int) -> Text: ...
+
+
 class AlertHeader(Widget):
-    """The queue's column titles, kept in line with its columns at any width."""
+    """A list's column titles (the queue's, the on-call list's), in line with its columns at any
+    width."""
 
     DEFAULT_CSS = """
     AlertHeader { height: 1; color: $text-muted; padding: 0 1 0 0; }
     """
 
-    def __init__(self, queue: AlertQueue, *, id: str | None = None) -> None:
+    def __init__(self, queue: Columned, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.queue = queue
 

@@ -53,7 +53,12 @@ def settings() -> Settings:
 @pytest.fixture
 def make_app(store: Store, demo: Demo) -> Callable[..., NocApp]:
     def make(**kwargs: object) -> NocApp:
-        options: dict[str, object] = {"clock": lambda: NOW, "poll_s": 0.05, "flush_s": 0.05}
+        options: dict[str, object] = {
+            "clock": lambda: NOW,
+            "poll_s": 0.05,
+            "flush_s": 0.05,
+            "freeze_heap": False,  # a full collection of pytest's whole heap on every load
+        }
         options.update(kwargs)
         return NocApp(store, settings(), "tech-bob", **options)  # type: ignore[arg-type]
 

@@ -562,3 +562,36 @@ async def test_device_screen_actions(make_app: MakeApp, store: Store, demo: Demo
         assert isinstance(app.screen, DeviceScreen)
         await pilot.press("backspace")
         assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_each_load_freezes_the_heap_and_frees_what_the_last_one_froze(
+    store: Store, demo: Demo
+) -> None:
+    """The console's default: a full collection never walks the snapshot (``settle_heap``)."""
+    import gc
+    import weakref
+
+    from tests.console.conftest import settings
+
+    class Node:
+        me: object = None
+
+    app = NocApp(store, settings(), "tech-bob", clock=lambda: NOW, poll_s=0.05, flush_s=0.05)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            assert gc.get_freeze_count() > 10_000
+            node = Node()
+            node.me = node  # a cycle only the collector can free
+            gone = weakref.ref(node)
+            app.load()
+            await app.workers.wait_for_complete()  # frozen with everything alive at the load
+            del node
+            gc.collect()
+            assert gone() is not None  # a full collection no longer looks at it
+            app.load()
+            await app.workers.wait_for_complete()
+            assert gone() is None  # the next load let go of what the last one froze
+            assert len(grid_names(app)) == 9
+    finally:
+        gc.unfreeze()

@@ -163,3 +163,36 @@ async def test_tail_pages_through_a_backlog_and_follow_stops(store: Store, demo:
         batches.append(batch)
         stop.set()
     assert [len(b) for b in batches] == [7]
+
+
+async def test_alert_rows_know_the_ticket_holder_and_the_maintenance(db_url: str) -> None:
+    """On every backend: the assignee's login comes with the alert, and a ticket's update reads
+    its alerts back; the maintenance window recorded on the alert is read, not its history."""
+    from sqlalchemy import update
+
+    from noc.psa import ensure_technician, update_ticket
+    from noc.storage.models import Alert
+    from tests.console.seed import seed_demo
+
+    store = await Store.open(db_url)
+    try:
+        demo = await seed_demo(store)
+        window = {"maintenance": {"until": NOW + 600, "text": "firmware"}, "history": [1] * 50}
+        async with store.write() as session:
+            await session.execute(
+                update(Alert).where(Alert.id == demo.alerts["nas"]).values(data=window)
+            )
+        snap = await load_snapshot(store, now=NOW, history=False)
+        rows = {a.id: a for a in snap.alerts}
+        nas, cpu = rows[demo.alerts["nas"]], rows[demo.alerts["cpu"]]
+        assert nas.in_maintenance(NOW) and not nas.in_maintenance(NOW + 600)
+        assert nas.maintenance_until == NOW + 600
+        assert not cpu.maintenance and cpu.ticket_assignee is None
+        tail = EventTail(store, snap.last_event_id)
+        await ensure_technician(store, "tech-bob")
+        await update_ticket(store, demo.tickets[1042], 1, "alice", assignee="tech-bob", now=NOW)
+        changes = await fetch_changes(store, await tail.poll(), snap.checks)
+        assert list(changes.alerts) == [demo.alerts["cpu"]]
+        assert changes.alerts[demo.alerts["cpu"]].ticket_assignee == "tech-bob"
+    finally:
+        await store.close()

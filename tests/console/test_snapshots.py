@@ -1,5 +1,5 @@
-"""Screenshots of the dashboard, device detail, wall and tickets at 80x24 (SSH) and 200x60 (a NOC
-wall).
+"""Screenshots of the dashboard, my alerts, device detail, wall and tickets at 80x24 (SSH) and
+200x60 (a NOC wall).
 
 The clock is frozen and the store is seeded with fixed times, so these never drift. Update with
 ``pytest tests/console/test_snapshots.py --snapshot-update`` and look at the report.
@@ -155,3 +155,9 @@ def test_ticket_queue(snap_compare, ticket_app_factory) -> None:  # type: ignore
         await pilot.pause()
 
     assert snap_compare(ticket_app_factory(), run_before=run_before, terminal_size=(80, 24))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_my_alerts(snap_compare, ticket_app_factory, size) -> None:  # type: ignore[no-untyped-def]
+    """Started with ``--mine``: #1042 is bob's, so its alert is his; three need someone."""
+    assert snap_compare(ticket_app_factory(mine=True), run_before=ready, terminal_size=size)

@@ -1,7 +1,8 @@
 """The whole path in a real terminal: ``noc demo`` (lab, poller, console) in tmux at 80x24.
 
 A simulated gateway goes down on SNMP; once its alert is on screen the technician acknowledges
-it with a note, opens a ticket from it, goes to the ticket and logs 25 minutes in one line. The
+it with a note, finds it under "mine" in my alerts, opens a ticket from it, goes to the ticket
+and logs 25 minutes in one line. The
 store is then read back through the CLI. Everything waits on what the screen shows, polled and
 bounded; nothing sleeps for a fixed time to let things happen.
 """
@@ -176,6 +177,12 @@ def test_alert_to_ticket_to_time_in_a_real_terminal(
     term.keys("Enter")
     acked = re.compile(r"^✖ CRIT .*acme-north-gw.*✔tech-", re.MULTILINE)
     term.wait_for("the acknowledgement", lambda s: bool(acked.search(s)), STEP_WAIT_S)
+
+    term.keys("o")  # my alerts: the gateway is mine now
+    mine = re.compile(r"^◆ ✖ CRIT .*acme-north-gw.*✔me", re.MULTILINE)
+    term.wait_for("my alerts", lambda s: bool(mine.search(s)), STEP_WAIT_S)
+    term.keys("Escape")
+    term.wait_for("the dashboard again", lambda s: bool(acked.search(s)), STEP_WAIT_S)
 
     term.keys("t")
     term.wait_for("the ticket dialog", lambda s: "New ticket" in s, STEP_WAIT_S)
