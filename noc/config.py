@@ -58,6 +58,10 @@ class PollerSettings:
     """Fraction of the interval by which each check's start is spread."""
     zone: str = ""
     """Only devices of this zone are polled by this process; empty polls everything."""
+    snmp_workers: int = 1
+    """Processes that poll SNMP: 1 polls in the poller's own process; 0 runs one per CPU.
+    Decoding answers is most of a poller's CPU, so a poller of thousands of SNMP agents on a
+    machine of several CPUs wants 0 (their start delays the very first polls by a second)."""
 
 
 @dataclass

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import ipaddress
+import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
@@ -430,6 +431,14 @@ class SshAdapter:
             self._pool = None
 
 
+def snmp_workers(setting: int) -> int:
+    """``[poller] snmp_workers``: 0 means one per CPU (in this process on a single CPU)."""
+    if setting > 0:
+        return setting
+    cpus = os.cpu_count() or 1
+    return cpus if cpus > 1 else 1
+
+
 class SnmpAdapter:
     """SNMP through one shared prober: in this process, or over ``workers`` processes when
     one core cannot keep up with pysnmp's per-request CPU cost."""
@@ -524,7 +533,7 @@ DEFAULT_FACTORIES: dict[str, AdapterFactory] = {
     "tcp": lambda _settings: TcpAdapter(),
     "http": lambda _settings: HttpAdapter(),
     "ssh": SshAdapter,
-    "snmp": lambda _settings: SnmpAdapter(),
+    "snmp": lambda settings: SnmpAdapter(workers=snmp_workers(settings.poller.snmp_workers)),
     "local": lambda _settings: LocalAdapter(),
 }
 
@@ -570,6 +579,7 @@ class Adapters:
         self._made: dict[str, Adapter] = {}
 
     def register(self, adapter: Adapter) -> None:
+        preload(adapter.check_type)
         self._made[adapter.check_type] = adapter
 
     def get(self, check_type: str) -> Adapter | None:

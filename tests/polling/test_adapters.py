@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import socket
 import sys
 import time
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
-from noc.polling.adapters import Adapters, IcmpAdapter, SnmpAdapter
+from noc.polling.adapters import Adapters, IcmpAdapter, SnmpAdapter, snmp_workers
 from noc.polling.jobs import CheckJob, Credential
 from noc.polling.outcome import State
 from noc.polling.scheduler import Scheduler
@@ -46,8 +47,11 @@ def web_credential() -> Credential:
 
 
 async def run(*jobs: CheckJob) -> dict[int, State | str]:
-    sched = Scheduler(Adapters(), Recorder(), retry_delay=0.01)
-    outcomes = await sched.run_once(jobs)
+    adapters = Adapters()
+    try:
+        outcomes = await Scheduler(adapters, Recorder(), retry_delay=0.01).run_once(jobs)
+    finally:
+        await adapters.aclose()
     return {o.job.check_id: o.state for o in outcomes} | {
         -o.job.check_id: o.output for o in outcomes
     }
@@ -276,10 +280,14 @@ async def test_snmp_checks_read_the_agent_with_the_profiles_community(
     gw, gone = snmp_lab.devices
     assert gw.snmp_port is not None
     monkeypatch.setenv("NOC_TEST_SNMP_COMMUNITY", "lab-community")
-    sched = Scheduler(Adapters(), Recorder(), retry_delay=0.01)
-    outcomes = await sched.run_once(
-        [snmp_job(1, gw.address, gw.snmp_port), snmp_job(2, gone.address, gw.snmp_port)]
-    )
+    adapters = Adapters()
+    sched = Scheduler(adapters, Recorder(), retry_delay=0.01)
+    try:
+        outcomes = await sched.run_once(
+            [snmp_job(1, gw.address, gw.snmp_port), snmp_job(2, gone.address, gw.snmp_port)]
+        )
+    finally:
+        await adapters.aclose()
     by_id = {o.job.check_id: o for o in outcomes}
     assert by_id[1].state is State.OK, by_id[1].output
     assert by_id[1].result.values["sys.name"] == "gw"
@@ -311,3 +319,12 @@ async def test_checks_starting_together_share_one_pool_of_snmp_workers(
         await adapters.aclose()
     assert len(workers) == 2
     assert [r.values.get("sys.name") for r in results] == ["gw"] * 20, results[0].error
+
+
+def test_snmp_workers_zero_is_one_per_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoding SNMP is most of a poller's CPU: 0 gives each CPU a process of its own."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert snmp_workers(0) == 4
+    assert snmp_workers(1) == 1 and snmp_workers(3) == 3
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert snmp_workers(0) == 1
