@@ -433,6 +433,12 @@ class NocApp(App[int]):
             return
         self.push_screen(TicketScreen(ticket_id))
 
+    def status_bar(self) -> StatusBar:
+        """The bar every screen opens with: the technician, the mode and the running timer."""
+        status = StatusBar(self.model, self.technician, clock=self.clock, id="status")
+        status.mode = self.mode
+        return status
+
     def open_mine(self) -> None:
         """My alerts: the on-call view. Read-only on the wall, like everything there."""
         from noc.screens.oncall import MyAlertsScreen

@@ -121,6 +121,33 @@ def _entry_data(entry: TimeEntry, login: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+async def _insert_entry(
+    store: Store,
+    session: AsyncSession,
+    kind: str,
+    ticket: Ticket,
+    technician: Technician,
+    ts: float,
+    **columns: Any,
+) -> TimeEntry:
+    """A new entry on the ticket, and the event that tells every console about it."""
+    entry = TimeEntry(ticket_id=ticket.id, technician_id=technician.id, **columns)
+    session.add(entry)
+    await session.flush()
+    await record(
+        store,
+        session,
+        kind=kind,
+        actor=technician.login,
+        object_type="time_entry",
+        object_id=entry.id,
+        ticket_id=ticket.id,
+        data=_entry_data(entry, technician.login, number=ticket.number),
+        now=ts,
+    )
+    return entry
+
+
 async def _stop(
     store: Store,
     session: AsyncSession,
@@ -171,28 +198,19 @@ async def start_timer(
         if ticket.status == "closed":
             raise TimeEntryError(f"ticket #{ticket.number} is closed; reopen it to log time")
         stopped = await _stop(store, session, technician, ts, increment_min)
-        entry = TimeEntry(
-            ticket_id=ticket_id,
-            technician_id=technician.id,
+        entry = await _insert_entry(
+            store,
+            session,
+            "time.started",
+            ticket,
+            technician,
+            ts,
             started_at=ts,
             ended_at=None,
             minutes=0.0,
             billable=billable,
             work_type=work_type,
             note=note,
-        )
-        session.add(entry)
-        await session.flush()
-        await record(
-            store,
-            session,
-            kind="time.started",
-            actor=technician.login,
-            object_type="time_entry",
-            object_id=entry.id,
-            ticket_id=ticket_id,
-            data=_entry_data(entry, technician.login, number=ticket.number),
-            now=ts,
         )
     return TimerSwitch(entry, stopped)
 
@@ -235,28 +253,19 @@ async def add_entry(
     start = ts - minutes * 60 if started_at is None else started_at
     async with store.write() as session:
         ticket = await _ticket(session, ticket_id)
-        entry = TimeEntry(
-            ticket_id=ticket_id,
-            technician_id=technician.id,
+        entry = await _insert_entry(
+            store,
+            session,
+            "time.added",
+            ticket,
+            technician,
+            ts,
             started_at=start,
             ended_at=start + minutes * 60,
             minutes=minutes,
             billable=billable,
             work_type=work_type,
             note=note,
-        )
-        session.add(entry)
-        await session.flush()
-        await record(
-            store,
-            session,
-            kind="time.added",
-            actor=technician.login,
-            object_type="time_entry",
-            object_id=entry.id,
-            ticket_id=ticket_id,
-            data=_entry_data(entry, technician.login, number=ticket.number),
-            now=ts,
         )
     return entry
 

@@ -24,7 +24,6 @@ from noc.widgets.filter_bar import FilterBar
 from noc.widgets.health_grid import HealthGrid
 from noc.widgets.key_bar import KeyBar
 from noc.widgets.line_list import LineList
-from noc.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from noc.app import NocApp
@@ -70,9 +69,7 @@ class DashboardScreen(AlertActions, Screen[None]):
 
     def compose(self) -> ComposeResult:
         app = self.noc
-        status = StatusBar(app.model, app.technician, clock=app.clock, id="status")
-        status.mode = app.mode
-        yield status
+        yield app.status_bar()
         yield FilterBar(id="filter")
         with Container(id="panes"):
             with Vertical(id="grid-pane"):

@@ -28,7 +28,7 @@ from noc.widgets.health_grid import age
 from noc.widgets.key_bar import KeyBar
 from noc.widgets.sparkline import sparkline
 from noc.widgets.states import look, severity_look
-from noc.widgets.status_bar import StatusBar, clock_text
+from noc.widgets.status_bar import clock_text
 
 if TYPE_CHECKING:
     from noc.app import NocApp
@@ -101,9 +101,7 @@ class DeviceScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         app = self.noc
-        status = StatusBar(app.model, app.technician, clock=app.clock, id="status")
-        status.mode = app.mode
-        yield status
+        yield app.status_bar()
         yield Static(Text("loading…"), id="device-title")
         with VerticalScroll(id="device-body"):
             yield Static(id="identity")

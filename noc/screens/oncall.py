@@ -26,7 +26,6 @@ from noc.widgets.alert_queue import AlertHeader
 from noc.widgets.key_bar import KeyBar
 from noc.widgets.line_list import LineList
 from noc.widgets.oncall_list import OncallList
-from noc.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from noc.app import NocApp
@@ -59,9 +58,7 @@ class MyAlertsScreen(AlertActions, Screen[None]):
 
     def compose(self) -> ComposeResult:
         app = self.noc
-        status = StatusBar(app.model, app.technician, clock=app.clock, id="status")
-        status.mode = app.mode
-        yield status
+        yield app.status_bar()
         yield Static(id="mine-title")
         alerts = OncallList(app.model, app.technician, clock=app.clock, id="mine")
         yield AlertHeader(alerts, id="mine-header")

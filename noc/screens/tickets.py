@@ -47,19 +47,13 @@ from noc.textsafe import clean, safe_text
 from noc.ticketrows import TicketRow, ticket_rows
 from noc.widgets.health_grid import age
 from noc.widgets.key_bar import KeyBar
-from noc.widgets.status_bar import StatusBar, clock_text
+from noc.widgets.status_bar import clock_text
 
 if TYPE_CHECKING:
     from noc.app import NocApp
 
 STORE_ERRORS = (NocError, SQLAlchemyError, OSError)
 VIEWS: tuple[View, ...] = ("mine", "unassigned", "all")
-
-
-def _status_bar(app: NocApp) -> StatusBar:
-    status = StatusBar(app.model, app.technician, clock=app.clock, id="status")
-    status.mode = app.mode
-    return status
 
 
 class TicketsScreen(Screen[None]):
@@ -93,7 +87,7 @@ class TicketsScreen(Screen[None]):
         return cast("NocApp", self.app)
 
     def compose(self) -> ComposeResult:
-        yield _status_bar(self.noc)
+        yield self.noc.status_bar()
         yield Static(id="tickets-title")
         table: DataTable[RenderableType] = DataTable(id="tickets", cursor_type="row")
         table.add_columns("#", "pri", "status", "age", "client", "assignee", "title")
@@ -212,7 +206,7 @@ class TicketScreen(Screen[None]):
         return cast("NocApp", self.app)
 
     def compose(self) -> ComposeResult:
-        yield _status_bar(self.noc)
+        yield self.noc.status_bar()
         yield Static(Text("loading…"), id="ticket-title")
         yield Static(id="conflict")
         with VerticalScroll(id="ticket-body"):

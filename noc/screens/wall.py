@@ -21,7 +21,7 @@ from noc.readmodel import STATES, ClientSummary, state_rank, worst_state
 from noc.textsafe import safe_text
 from noc.widgets.key_bar import KeyBar
 from noc.widgets.states import look
-from noc.widgets.status_bar import StatusBar, clock_text
+from noc.widgets.status_bar import clock_text
 from noc.widgets.wall_tiles import WallTiles
 
 if TYPE_CHECKING:
@@ -60,9 +60,7 @@ class WallScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         app = self.noc
-        status = StatusBar(app.model, app.technician, clock=app.clock, id="status")
-        status.mode = app.mode
-        yield status
+        yield app.status_bar()
         with Horizontal(id="wall-head"):
             yield Static(id="wall-client")
             yield Digits(clock_text(app.clock(), seconds=False), id="wall-clock")
